@@ -1,0 +1,26 @@
+"""Exceptions raised by async-kernel."""
+
+from __future__ import annotations
+
+
+class KernelError(Exception):
+    """Base class of the errors async-kernel raises on purpose."""
+
+
+class InvalidMessageError(KernelError, ValueError):
+    """A message from the wire could not be decoded or failed its signature check.
+
+    The kernel logs it and drops or answers it; it never stops the kernel.
+    """
+
+
+class ConnectionFileError(KernelError, ValueError):
+    """A connection file is missing, unreadable or lacks a required field."""
+
+
+class UnknownBackendError(KernelError, LookupError):
+    """No kernel backend is registered under the requested name."""
+
+
+class StdinNotAllowedError(KernelError, RuntimeError):
+    """The frontend did not allow input for this request (allow_stdin was false)."""
