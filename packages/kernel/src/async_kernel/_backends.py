@@ -1,0 +1,61 @@
+"""Kernel backends: the event loop the kernel runs on, found through entry points.
+
+asyncio is built in. Other backends register an object in the ``async_kernel.backends``
+entry-point group (``async-kernel-trio`` registers ``trio``), so the core never imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from ._exceptions import UnknownBackendError
+
+__all__ = ["BackendSpec", "available_backends", "resolve_backend"]
+
+ENTRY_POINT_GROUP = "async_kernel.backends"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """How to run the kernel on one event loop library.
+
+    Attributes:
+        name: the name users pass to ``--backend``.
+        anyio_backend: the backend name anyio runs (``"asyncio"`` or ``"trio"``).
+        options: ``backend_options`` for :func:`anyio.run`.
+    """
+
+    name: str
+    anyio_backend: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+ASYNCIO = BackendSpec("asyncio", "asyncio")
+
+
+def available_backends() -> dict[str, BackendSpec]:
+    """Return every installed backend by name, asyncio included."""
+    found = {"asyncio": ASYNCIO}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        spec = entry_point.load()
+        if isinstance(spec, BackendSpec):
+            found[entry_point.name] = spec
+    return found
+
+
+def resolve_backend(name: str) -> BackendSpec:
+    """Return the backend called ``name``.
+
+    Raises:
+        UnknownBackendError: it is not installed; the message names the extra to install.
+    """
+    if name == "asyncio":
+        return ASYNCIO
+    backends = available_backends()
+    try:
+        return backends[name]
+    except KeyError:
+        msg = f"no kernel backend named {name!r}; install it with: pip install async-kernel[{name}]"
+        raise UnknownBackendError(msg) from None

@@ -1,0 +1,90 @@
+"""Reading the connection file that a Jupyter client writes for the kernel."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConnectionFileError
+
+__all__ = ["ConnectionInfo"]
+
+_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Where the kernel's sockets bind and how its messages are signed.
+
+    ``ip`` defaults to 127.0.0.1 so a kernel started without one is never reachable from
+    other hosts. The key is kept out of ``repr`` so it cannot leak into logs.
+    """
+
+    transport: str = "tcp"
+    ip: str = "127.0.0.1"
+    shell_port: int = 0
+    iopub_port: int = 0
+    stdin_port: int = 0
+    control_port: int = 0
+    hb_port: int = 0
+    signature_scheme: str = "hmac-sha256"
+    key: bytes = b""
+    kernel_name: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionInfo(transport={self.transport!r}, ip={self.ip!r}, "
+            f"shell_port={self.shell_port}, iopub_port={self.iopub_port}, "
+            f"stdin_port={self.stdin_port}, control_port={self.control_port}, "
+            f"hb_port={self.hb_port}, signature_scheme={self.signature_scheme!r}, key=<hidden>)"
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConnectionInfo:
+        """Build from the decoded JSON of a connection file."""
+        transport = data.get("transport", "tcp")
+        if transport not in ("tcp", "ipc"):
+            msg = f"unsupported transport {transport!r} in connection file; use 'tcp' or 'ipc'"
+            raise ConnectionFileError(msg)
+        ports: dict[str, int] = {}
+        for name in _PORT_NAMES:
+            value = data.get(name, 0)
+            if not isinstance(value, int) or value < 0:
+                raise ConnectionFileError(f"{name} must be a non-negative integer, got {value!r}")
+            ports[name] = value
+        key = data.get("key", "")
+        if not isinstance(key, str):
+            raise ConnectionFileError("key must be a string")
+        return cls(
+            transport=transport,
+            ip=data.get("ip") or "127.0.0.1",
+            signature_scheme=data.get("signature_scheme", "hmac-sha256"),
+            key=key.encode("ascii"),
+            kernel_name=data.get("kernel_name", ""),
+            **ports,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ConnectionInfo:
+        """Read a connection file.
+
+        Raises:
+            ConnectionFileError: the file is missing, not JSON, or has invalid fields.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConnectionFileError(f"cannot read connection file {path}: {exc}") from exc
+        except ValueError as exc:
+            raise ConnectionFileError(f"connection file {path} is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise ConnectionFileError(f"connection file {path} must hold a JSON object")
+        return cls.from_dict(data)
+
+    def url(self, port: int) -> str:
+        """Return the ZeroMQ address for ``port`` (a path suffix for ipc)."""
+        if self.transport == "ipc":
+            return f"ipc://{self.ip}-{port}"
+        return f"tcp://{self.ip}:{port}"

@@ -1,0 +1,120 @@
+"""Handling ``execute_request``: running a cell in the IPython shell and replying.
+
+Runs in the event loop of the shell's Caller (queue and task modes) or of a worker thread
+(``# thread`` cells). The cell runs inside a cancel scope that an interrupt can cancel from
+any thread while the cell awaits; see ``_interrupts`` for blocking cells.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from async_caller import Caller
+
+from ._shell import CellState, current_cell
+
+if TYPE_CHECKING:
+    from ._kernel import Kernel
+    from ._message import Message
+
+__all__ = ["ExecuteHandler"]
+
+
+class ExecuteHandler:
+    """Runs cells; one per shell."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self._abort_up_to = -1
+        """Queued execute requests that arrived up to this number are aborted (stop_on_error)."""
+
+    async def execute_request(self, msg: Message) -> None:
+        """Run the cell in ``msg`` and send ``execute_reply``."""
+        kernel = self._kernel
+        shell = kernel.shell
+        content = msg.content
+        code = content.get("code", "")
+        if not isinstance(code, str):
+            raise TypeError("execute_request content.code must be a string")
+        silent = bool(content.get("silent", False))
+        store_history = bool(content.get("store_history", not silent))
+        if msg.seq <= self._abort_up_to:
+            kernel.reply(
+                msg,
+                "execute_reply",
+                {"status": "aborted", "execution_count": shell.execution_count},
+                {"status": "aborted"},
+            )
+            return
+        count = shell.execution_count
+        if not silent:
+            kernel.publish("execute_input", {"code": code, "execution_count": count}, msg)
+        state = CellState(msg, count, cancelled_exc_class=anyio.get_cancelled_exc_class())
+        token = current_cell.set(state)
+        try:
+            with anyio.CancelScope() as scope:
+                caller = Caller.get_current()
+                coroutine = self._run_cell(
+                    code, store_history=store_history, silent=silent, msg=msg
+                )
+                with kernel.interrupts.running(
+                    state, coroutine, lambda: caller.call_direct(scope.cancel)
+                ):
+                    await coroutine
+            if scope.cancelled_caught and state.error is None:
+                state.interrupted = True
+                shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
+        except KeyboardInterrupt:
+            # Raised by an interrupt between IPython's own handlers (outside the user's code).
+            if state.error is None:
+                state.interrupted = True
+                shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
+        finally:
+            current_cell.reset(token)
+        kernel.flush_streams()
+        payload = shell.payload_manager.read_payload()  # pyright: ignore[reportOptionalMemberAccess]
+        shell.payload_manager.clear_payload()  # pyright: ignore[reportOptionalMemberAccess]
+        reply: dict[str, Any]
+        if state.error is None:
+            expressions = content.get("user_expressions") or {}
+            reply = {
+                "status": "ok",
+                "execution_count": count,
+                "user_expressions": shell.user_expressions(expressions) if expressions else {},
+                "payload": payload,
+            }
+        else:
+            reply = {
+                "status": "error",
+                "execution_count": count,
+                **state.error,
+                "user_expressions": {},
+                "payload": payload,
+            }
+            if content.get("stop_on_error", True):
+                self._abort_up_to = kernel.last_seq
+        kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
+        if shell.exit_now:
+            shell.exit_now = False
+
+    async def _run_cell(
+        self, code: str, *, store_history: bool, silent: bool, msg: Message
+    ) -> None:
+        shell = self._kernel.shell
+        try:
+            transformed: str = shell.transform_cell(code)
+            preprocessing_error = None
+        except Exception:  # noqa: BLE001 - IPython reports it as the cell's error
+            transformed = code
+            preprocessing_error = sys.exc_info()
+        await shell.run_cell_async(
+            code,
+            store_history=store_history,
+            silent=silent,
+            transformed_cell=transformed,
+            preprocessing_exc_tuple=preprocessing_error,
+            cell_id=msg.metadata.get("cellId"),
+        )

@@ -1,0 +1,123 @@
+"""Interrupting running cells, whether they block their thread or await.
+
+A cell that is suspended at an ``await`` is cancelled in its own event loop. A cell whose code
+is running (blocked in ``time.sleep``, a pure-Python loop or ``input()``) gets a
+``KeyboardInterrupt`` raised in it: in the main thread through SIGINT (a signal also ends a
+blocking system call), in other threads through ``PyThreadState_SetAsyncExc``.
+
+Which of the two applies is read from the cell's coroutine: ``cr_running`` is true exactly
+while its code (or anything it called) is executing. The SIGINT handler re-reads it in the
+main thread, so a cell that suspends between the check and the signal is still cancelled.
+Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import CoroutineType, FrameType
+
+    from ._shell import CellState
+
+__all__ = ["InterruptController", "RunningCell"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class RunningCell:
+    """A cell that an interrupt should reach."""
+
+    state: CellState
+    thread: threading.Thread
+    coroutine: CoroutineType[Any, Any, Any] | None
+    cancel: Callable[[], object]
+    """Cancels the cell in its own event loop; callable from any thread."""
+
+
+def _raise_in_thread(thread: threading.Thread) -> None:
+    ident = thread.ident
+    if ident is None:
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+    )
+
+
+class InterruptController:
+    """Keeps the running cells and interrupts them on request or on SIGINT."""
+
+    def __init__(self) -> None:
+        self._cells: set[RunningCell] = set()
+        self._lock = threading.Lock()
+        self._main_thread = threading.main_thread()
+        self._main_only_signals = 0
+        """SIGINTs this controller sent itself, which target the main thread's cells only."""
+
+    def install_signal_handler(self) -> None:
+        """Route SIGINT to the running cells (main thread only, once at start)."""
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    @contextlib.contextmanager
+    def running(
+        self,
+        state: CellState,
+        coroutine: CoroutineType[Any, Any, Any] | None,
+        cancel: Callable[[], object],
+    ) -> Iterator[RunningCell]:
+        """Register a cell as interruptible while the block runs (the cell's own thread)."""
+        cell = RunningCell(state, threading.current_thread(), coroutine, cancel)
+        with self._lock:
+            self._cells.add(cell)
+        try:
+            yield cell
+        finally:
+            with self._lock:
+                self._cells.discard(cell)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any cell is running."""
+        return bool(self._cells)
+
+    def interrupt(self) -> int:
+        """Interrupt every running cell (any thread); return how many were running."""
+        with self._lock:
+            cells = list(self._cells)
+        for cell in cells:
+            self._interrupt(cell, in_main_signal_handler=False)
+        return len(cells)
+
+    def _interrupt(self, cell: RunningCell, *, in_main_signal_handler: bool) -> None:
+        cell.state.interrupted = True
+        coroutine = cell.coroutine
+        if coroutine is not None and not coroutine.cr_running:
+            cell.cancel()
+        elif cell.thread is self._main_thread:
+            if in_main_signal_handler:
+                raise KeyboardInterrupt
+            with self._lock:
+                self._main_only_signals += 1
+            signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+        else:
+            _raise_in_thread(cell.thread)
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        with self._lock:
+            cells = list(self._cells)
+            if self._main_only_signals:
+                self._main_only_signals -= 1
+                cells = [cell for cell in cells if cell.thread is self._main_thread]
+        # Other threads first: raising in the main thread ends this handler.
+        cells.sort(key=lambda cell: cell.thread is self._main_thread)
+        for cell in cells:
+            self._interrupt(cell, in_main_signal_handler=True)

@@ -1,0 +1,120 @@
+"""``sys.stdout`` and ``sys.stderr`` replacements that publish ``stream`` messages on iopub.
+
+Writes are buffered and sent in batches: by a timer in the IO thread shortly after the first
+write, when the buffer grows large, when the request they belong to changes, and whenever the
+kernel flushes (before display output and before a reply). Each batch carries the parent
+header of the request that wrote it, so output from concurrent cells is never misattributed.
+Any thread may write; nothing is dropped and a write never raises for lack of a request.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import TYPE_CHECKING
+
+from ._context import current_request
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._message import Message
+
+__all__ = ["OutStream"]
+
+FLUSH_DELAY = 0.02
+"""Seconds between the first buffered write and its automatic flush."""
+
+MAX_BUFFER = 1 << 16
+"""Characters buffered before a write flushes at once."""
+
+
+class OutStream(io.TextIOBase):
+    """A text stream that publishes what is written to it as ``stream`` messages.
+
+    Args:
+        name: ``"stdout"`` or ``"stderr"``, the stream name in the messages.
+        publish: called as ``publish(name, text, parent)`` to send one message (any thread).
+        call_later: schedules a flush after a delay (any thread).
+        fallback_parent: the request to attribute output to when the writer has none.
+        fileno: the file descriptor to report from :meth:`fileno` (the process's own).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        publish: Callable[[str, str, Message | None], None],
+        call_later: Callable[[float, Callable[[], object]], None],
+        fallback_parent: Callable[[], Message | None],
+        fileno: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self._publish = publish
+        self._call_later = call_later
+        self._fallback_parent = fallback_parent
+        self._fileno = fileno
+        self._lock = threading.RLock()
+        self._buffer: list[str] = []
+        self._size = 0
+        self._parent: Message | None = None
+        self._flush_scheduled = False
+
+    @property
+    def encoding(self) -> str:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """Always UTF-8: messages are JSON."""
+        return "utf-8"
+
+    def writable(self) -> bool:
+        """Return True."""
+        return True
+
+    def isatty(self) -> bool:
+        """Return False: frontends are not terminals."""
+        return False
+
+    def fileno(self) -> int:
+        """Return the process's original descriptor; output written there bypasses Jupyter."""
+        if self._fileno is None:
+            raise io.UnsupportedOperation("fileno")
+        return self._fileno
+
+    def write(self, text: str) -> int:
+        """Buffer ``text`` for the current request's output (any thread)."""
+        if not isinstance(text, str):
+            msg = f"write() argument must be str, not {type(text).__name__}"
+            raise TypeError(msg)
+        if not text:
+            return 0
+        parent = current_request.get() or self._fallback_parent()
+        with self._lock:
+            if self._buffer and parent is not self._parent:
+                self._flush_locked()
+            self._parent = parent
+            self._buffer.append(text)
+            self._size += len(text)
+            if self._size >= MAX_BUFFER:
+                self._flush_locked()
+            elif not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._call_later(FLUSH_DELAY, self._flush_from_timer)
+        return len(text)
+
+    def flush(self) -> None:
+        """Publish everything buffered now (any thread)."""
+        if self._buffer:
+            with self._lock:
+                self._flush_locked()
+
+    def _flush_from_timer(self) -> None:
+        with self._lock:
+            self._flush_scheduled = False
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._buffer:
+            return
+        text = "".join(self._buffer)
+        self._buffer.clear()
+        self._size = 0
+        self._publish(self.name, text, self._parent)

@@ -1,0 +1,245 @@
+"""The kernel: owns the transport, the shell and the handlers, and sends every message.
+
+Threads (see DESIGN.md section 3): the main thread runs the main shell's event loop and its
+Caller (signals live there); the control thread has a Caller of its own; the IO thread owns
+the sockets (``_zmq_transport``); worker threads run ``thread``-mode handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from async_caller import Caller
+
+from . import __version__
+from ._codec import MessageCodec
+from ._context import current_request, install_thread_context_inheritance
+from ._dispatcher import Dispatcher, Handler
+from ._exceptions import InvalidMessageError
+from ._execute import ExecuteHandler
+from ._interrupts import InterruptController
+from ._introspection import IntrospectionHandler
+from ._iostream import OutStream
+from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
+from ._shell import KernelShell
+from ._stdin import StdinBridge
+from ._zmq_transport import ZmqTransport
+
+if TYPE_CHECKING:
+    from ._connection import ConnectionInfo
+
+__all__ = ["Kernel"]
+
+log = logging.getLogger("async_kernel")
+
+
+class Kernel:
+    """A Jupyter kernel serving one connection file.
+
+    Create it in the main thread, install its SIGINT handler, then run :meth:`run` in the
+    main thread's event loop (``_start.start_kernel`` does all three).
+    """
+
+    def __init__(self, info: ConnectionInfo, *, backend: str = "asyncio") -> None:
+        self.info = info
+        self.backend = backend
+        self.codec = MessageCodec(info.key, info.signature_scheme)
+        self.factory = MessageFactory()
+        self.transport = ZmqTransport(info, self._on_frames)
+        self.interrupts = InterruptController()
+        self.stdin = StdinBridge(self)
+        self._execute = ExecuteHandler(self)
+        self._introspection = IntrospectionHandler(self)
+        handlers: dict[str, Handler] = {
+            "kernel_info_request": self.kernel_info_request,
+            "interrupt_request": self.interrupt_request,
+            "shutdown_request": self.shutdown_request,
+            "execute_request": self._execute.execute_request,
+            "complete_request": self._introspection.complete_request,
+            "inspect_request": self._introspection.inspect_request,
+            "is_complete_request": self._introspection.is_complete_request,
+            "history_request": self._introspection.history_request,
+        }
+        self.dispatcher = Dispatcher(self, handlers)
+        self.shell: KernelShell
+        self.main_caller: Caller
+        self.control_caller: Caller
+        self._streams: list[OutStream] = []
+        self._last_execute: Message | None = None
+        self._shutdown_requested: anyio.Event | None = None
+
+    # --- lifecycle (main thread) ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until a shutdown request (main thread, inside the backend's event loop)."""
+        async with Caller(name="Shell") as caller:
+            self.main_caller = caller
+            self._shutdown_requested = anyio.Event()
+            self.control_caller = Caller.start_new(backend=self.backend, name="Control")
+            self._start_shell()
+            self.transport.start()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            try:
+                await self._shutdown_requested.wait()
+            finally:
+                self.control_caller.stop()
+        self._stop()
+
+    def _start_shell(self) -> None:
+        install_thread_context_inheritance()
+        self.shell = KernelShell.instance(sink=self, kernel=self)
+        self.shell.colors = "linux"
+        for name in ("stdout", "stderr"):
+            original = getattr(sys, f"__{name}__")
+            stream = OutStream(
+                name,
+                self._publish_stream,
+                self.transport.call_later,
+                lambda: self._last_execute,
+                fileno=original.fileno() if original is not None else None,
+            )
+            self._streams.append(stream)
+            setattr(sys, name, stream)
+        self.stdin.install()
+
+    def _stop(self) -> None:
+        self.flush_streams()
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        self.transport.stop()
+        history = self.shell.history_manager
+        if history is not None:
+            history.end_session()
+            history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
+
+    def request_shutdown(self) -> None:
+        """Stop serving: interrupt running cells, then end :meth:`run` (any thread)."""
+        self.interrupts.interrupt()
+        event = self._shutdown_requested
+        if event is not None:
+            self.main_caller.call_soon(event.set)
+
+    def caller_for(self, channel: Channel) -> Caller:
+        """The Caller whose loop runs queue and task handlers for ``channel``."""
+        return self.control_caller if channel is Channel.control else self.main_caller
+
+    @property
+    def last_seq(self) -> int:
+        """The arrival number of the latest request."""
+        return self.dispatcher.last_seq
+
+    # --- sending (any thread) ---------------------------------------------------------------
+
+    def reply(
+        self,
+        request: Message,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a reply to ``request`` on the channel it came from."""
+        header = self.factory.header(msg_type, request.subshell_id)
+        frames = self.codec.serialize(
+            header, request.header, content, metadata, idents=request.idents
+        )
+        self.transport.send(request.channel, frames)
+
+    def publish(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: Message | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a message on iopub, by default as a child of the current request."""
+        if parent is None:
+            parent = current_request.get() or self._last_execute
+        subshell_id = parent.subshell_id if parent is not None else None
+        header = self.factory.header(msg_type, subshell_id)
+        topic = f"kernel.{msg_type}".encode()
+        frames = self.codec.serialize(
+            header, parent.header if parent else None, content, metadata, idents=(topic,)
+        )
+        self.transport.send(Channel.iopub, frames)
+
+    def publish_status(self, state: str, parent: Message) -> None:
+        """Send ``status`` (busy or idle) for ``parent``."""
+        if state == "busy" and parent.msg_type == "execute_request":
+            self._last_execute = parent
+        self.publish("status", {"execution_state": state}, parent)
+
+    def flush_streams(self) -> None:
+        """Publish buffered stdout and stderr (any thread)."""
+        for stream in self._streams:
+            stream.flush()
+
+    def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
+        self.publish("stream", {"name": name, "text": text}, parent)
+
+    # --- receiving (IO thread) --------------------------------------------------------------
+
+    def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
+        try:
+            msg = self.codec.deserialize(channel, frames)
+        except InvalidMessageError as exc:
+            log.warning("rejected a message on %s: %s", channel, exc)
+            return
+        if channel is Channel.stdin:
+            self.stdin.on_message(msg)
+        else:
+            self.dispatcher.dispatch(msg)
+
+    # --- handlers for small requests --------------------------------------------------------
+
+    def kernel_info_request(self, msg: Message) -> None:
+        """Reply with the kernel's identity, language and features (IO thread)."""
+        self.reply(msg, "kernel_info_reply", self.kernel_info)
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        """The content of kernel_info_reply."""
+        version = ".".join(map(str, sys.version_info[:3]))
+        return {
+            "status": "ok",
+            "protocol_version": PROTOCOL_VERSION,
+            "implementation": "async_kernel",
+            "implementation_version": __version__,
+            "language_info": {
+                "name": "python",
+                "version": version,
+                "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython", "version": 3},
+                "pygments_lexer": "ipython3",
+                "nbconvert_exporter": "python",
+                "file_extension": ".py",
+            },
+            "banner": f"Python {sys.version}\nasync-kernel {__version__} ({self.backend})",
+            "help_links": [
+                {"text": "Python Reference", "url": "https://docs.python.org/3/"},
+                {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/"},
+            ],
+            "debugger": False,
+            "supported_features": [],
+        }
+
+    def interrupt_request(self, msg: Message) -> None:
+        """Interrupt every running cell, blocking or awaiting (IO thread)."""
+        self.interrupts.interrupt()
+        self.reply(msg, "interrupt_reply", {"status": "ok"})
+
+    def shutdown_request(self, msg: Message) -> None:
+        """Reply, then shut down; the client restarts the process when ``restart`` is true."""
+        restart = bool(msg.content.get("restart", False))
+        self.reply(msg, "shutdown_reply", {"status": "ok", "restart": restart})
+        self.request_shutdown()
+
+
+def main_thread_only() -> None:
+    """Fail fast when the kernel is started outside the main thread (signals need it)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("the kernel must be started in the main thread")

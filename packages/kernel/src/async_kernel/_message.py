@@ -1,0 +1,87 @@
+"""The in-memory form of a Jupyter message and the helpers that build headers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Channel", "Message", "MessageFactory"]
+
+PROTOCOL_VERSION = "5.4"
+"""The version of the Jupyter messaging protocol this kernel implements fully."""
+
+
+class Channel(StrEnum):
+    """The kernel's sockets, by the names the messaging specification uses."""
+
+    shell = "shell"
+    control = "control"
+    stdin = "stdin"
+    iopub = "iopub"
+
+
+@dataclass(slots=True)
+class Message:
+    """A decoded message: the four dicts of the wire format plus its routing.
+
+    ``idents`` are the ROUTER identities the reply must go back to; ``channel`` is the
+    socket it arrived on. ``raw_size`` is the byte size on the wire, kept for limits.
+    """
+
+    channel: Channel
+    header: dict[str, Any]
+    parent_header: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    content: dict[str, Any] = field(default_factory=dict)
+    buffers: list[bytes | memoryview] = field(default_factory=list)
+    idents: list[bytes] = field(default_factory=list)
+    seq: int = 0
+    """Arrival order, set by the dispatcher: later requests have larger numbers."""
+
+    @property
+    def msg_type(self) -> str:
+        """The message type from the header."""
+        return self.header["msg_type"]
+
+    @property
+    def msg_id(self) -> str:
+        """The message id from the header."""
+        return self.header["msg_id"]
+
+    @property
+    def subshell_id(self) -> str | None:
+        """The subshell this request addresses (JEP 91), or None for the main shell."""
+        return self.header.get("subshell_id")
+
+
+class MessageFactory:
+    """Makes headers for messages the kernel sends, under one session id.
+
+    Message ids are the session id plus a counter: unique, and far cheaper than a uuid per
+    message on the output hot path.
+    """
+
+    def __init__(self, session: str | None = None, username: str = "kernel") -> None:
+        self.session = session or uuid.uuid4().hex
+        self.username = username
+        self._prefix = f"{self.session}_{os.getpid()}_"
+        self._counter = itertools.count(1)
+
+    def header(self, msg_type: str, subshell_id: str | None = None) -> dict[str, Any]:
+        """Return a new header for a message of ``msg_type``."""
+        header: dict[str, Any] = {
+            "msg_id": f"{self._prefix}{next(self._counter)}",
+            "msg_type": msg_type,
+            "username": self.username,
+            "session": self.session,
+            "date": datetime.now(UTC).isoformat(),
+            "version": PROTOCOL_VERSION,
+        }
+        if subshell_id is not None:
+            header["subshell_id"] = subshell_id
+        return header

@@ -1,0 +1,88 @@
+"""``input()`` and ``getpass`` through the stdin channel.
+
+The cell's thread sends ``input_request`` to the frontend that sent the request (its ROUTER
+identities) and blocks until the IO thread receives the matching ``input_reply``. The wait is
+interruptible: an interrupt raises ``KeyboardInterrupt`` in the waiting cell.
+"""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+import threading
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import StdinNotImplementedError
+
+from ._context import current_request
+from ._message import Channel
+
+if TYPE_CHECKING:
+    from ._kernel import Kernel
+    from ._message import Message
+
+__all__ = ["StdinBridge"]
+
+
+class _Waiter:
+    __slots__ = ("event", "reply")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reply: dict[str, Any] | None = None
+
+
+class StdinBridge:
+    """Asks the frontend for input on behalf of cells."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self._waiting: dict[str, _Waiter] = {}
+
+    def install(self) -> None:
+        """Replace ``input`` and ``getpass.getpass`` for the whole process."""
+        builtins.input = self.input
+        getpass.getpass = self.getpass
+
+    def input(self, prompt: object = "") -> str:
+        """Read a line from the frontend, like :func:`input` (blocks the calling thread)."""
+        return self._request(str(prompt), password=False)
+
+    def getpass(self, prompt: str = "Password: ", stream: object = None) -> str:
+        """Read a password from the frontend without echo, like :func:`getpass.getpass`."""
+        del stream
+        return self._request(prompt, password=True)
+
+    def _request(self, prompt: str, *, password: bool) -> str:
+        request = current_request.get()
+        if request is None or not request.content.get("allow_stdin", False):
+            msg = "input() is not available here: the frontend does not accept input requests"
+            raise StdinNotImplementedError(msg)
+        kernel = self._kernel
+        kernel.flush_streams()
+        header = kernel.factory.header("input_request", request.subshell_id)
+        waiter = _Waiter()
+        self._waiting[header["msg_id"]] = waiter
+        try:
+            frames = kernel.codec.serialize(
+                header,
+                request.header,
+                {"prompt": prompt, "password": password},
+                idents=request.idents,
+            )
+            kernel.transport.send(Channel.stdin, frames)
+            waiter.event.wait()
+        finally:
+            del self._waiting[header["msg_id"]]
+        reply = waiter.reply or {}
+        value = reply.get("value", "")
+        return value if isinstance(value, str) else str(value)
+
+    def on_message(self, msg: Message) -> None:
+        """Deliver an ``input_reply`` to the cell waiting for it (IO thread)."""
+        if msg.msg_type != "input_reply":
+            return
+        waiter = self._waiting.get(msg.parent_header.get("msg_id", ""))
+        if waiter is not None:
+            waiter.reply = msg.content
+            waiter.event.set()

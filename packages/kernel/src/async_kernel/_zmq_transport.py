@@ -1,0 +1,242 @@
+"""ZeroMQ sockets, the IO thread that owns them, and the heartbeat.
+
+ZeroMQ sockets must not be used from two threads at once, so one IO thread owns the shell,
+control, stdin and iopub sockets: it receives and hands frames to the kernel's dispatcher, and
+sends every outgoing message that any thread queued with :meth:`ZmqTransport.send`. A queued
+message wakes the IO thread through a pipe, written only when the thread is not already awake
+(one syscall per burst, not per message).
+
+The heartbeat runs ``zmq.proxy`` on its own socket and context: it echoes inside libzmq without
+taking the GIL, so it answers while a cell holds the GIL in a pure-Python loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from ._message import Channel
+
+if TYPE_CHECKING:
+    from ._connection import ConnectionInfo
+
+__all__ = ["ZmqTransport"]
+
+log = logging.getLogger(__name__)
+
+Frames = Sequence[bytes | memoryview]
+_RECV_BATCH = 64
+
+
+class ZmqTransport:
+    """Binds the kernel's sockets and runs the IO and heartbeat threads.
+
+    ``on_frames(channel, frames)`` is called in the IO thread for every message received on
+    shell, control and stdin; it must not block.
+    """
+
+    def __init__(
+        self, info: ConnectionInfo, on_frames: Callable[[Channel, list[bytes]], None]
+    ) -> None:
+        self.info = info
+        self._on_frames = on_frames
+        self._context = zmq.Context()
+        self._hb_context = zmq.Context()
+        self._sockets: dict[Channel, zmq.Socket[bytes]] = {}
+        self._outbox: queue.SimpleQueue[tuple[Channel, Frames] | Callable[[], object]] = (
+            queue.SimpleQueue()
+        )
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._awake_requested = False
+        self._timers: list[tuple[float, int, Callable[[], object]]] = []
+        self._timer_ids = itertools.count()
+        self._stopping = False
+        self._io_thread = threading.Thread(target=self._run_io, name="async-kernel-io", daemon=True)
+        self._hb_thread = threading.Thread(
+            target=self._run_heartbeat, name="async-kernel-heartbeat", daemon=True
+        )
+        self._hb_socket: zmq.Socket[bytes] | None = None
+        self.ports: dict[str, int] = {}
+
+    # --- set-up -------------------------------------------------------------------------
+
+    def _bind(self, socket: zmq.Socket[bytes], port: int, name: str) -> None:
+        if port:
+            socket.bind(self.info.url(port))
+        elif self.info.transport == "tcp":
+            port = socket.bind_to_random_port(f"tcp://{self.info.ip}")
+        else:
+            msg = f"{name} needs an explicit port number with the ipc transport"
+            raise ValueError(msg)
+        self.ports[name] = port
+
+    def start(self) -> None:
+        """Bind every socket and start the IO and heartbeat threads (call once)."""
+        info = self.info
+        for channel, port in (
+            (Channel.shell, info.shell_port),
+            (Channel.control, info.control_port),
+            (Channel.stdin, info.stdin_port),
+        ):
+            socket = self._context.socket(zmq.ROUTER)
+            socket.linger = 1000
+            self._bind(socket, port, f"{channel}_port")
+            self._sockets[channel] = socket
+        iopub = self._context.socket(zmq.PUB)
+        iopub.linger = 1000
+        iopub.sndhwm = 0  # never drop output for a slow frontend: losing a line is worse
+        self._bind(iopub, info.iopub_port, "iopub_port")
+        self._sockets[Channel.iopub] = iopub
+        hb = self._hb_context.socket(zmq.ROUTER)
+        hb.linger = 0
+        self._bind(hb, info.hb_port, "hb_port")
+        self._hb_socket = hb
+        self._hb_thread.start()
+        self._io_thread.start()
+
+    # --- API for any thread -------------------------------------------------------------
+
+    def send(self, channel: Channel, frames: Frames) -> None:
+        """Queue ``frames`` to be sent on ``channel`` by the IO thread (any thread)."""
+        self._outbox.put((channel, frames))
+        self._wake()
+
+    def call_soon(self, func: Callable[[], object]) -> None:
+        """Run ``func`` in the IO thread soon (any thread)."""
+        self._outbox.put(func)
+        self._wake()
+
+    def call_later(self, delay: float, func: Callable[[], object]) -> None:
+        """Run ``func`` in the IO thread after ``delay`` seconds (any thread)."""
+        deadline = time.monotonic() + delay
+        self.call_soon(
+            lambda: heapq.heappush(self._timers, (deadline, next(self._timer_ids), func))
+        )
+
+    @property
+    def in_io_thread(self) -> bool:
+        """Whether the caller runs in the IO thread."""
+        return threading.current_thread() is self._io_thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send what is queued, close the sockets and end both threads (any thread but IO)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._wake(force=True)
+        if self._io_thread.is_alive():
+            self._io_thread.join(timeout)
+        self._context.term()
+        self._hb_context.term()
+        self._hb_thread.join(timeout)
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # --- IO thread ------------------------------------------------------------------------
+
+    def _wake(self, force: bool = False) -> None:
+        if self._awake_requested and not force:
+            return
+        self._awake_requested = True
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_write, b"\0")
+
+    def _drain_wake_pipe(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self._wake_read, 4096):
+                pass
+
+    def _flush_outbox(self) -> None:
+        sockets = self._sockets
+        outbox = self._outbox
+        while True:
+            try:
+                item = outbox.get_nowait()
+            except queue.Empty:
+                return
+            if callable(item):
+                try:
+                    item()
+                except Exception:
+                    log.exception("callback in the IO thread failed")
+                continue
+            channel, frames = item
+            try:
+                sockets[channel].send_multipart(frames, copy=False)
+            except zmq.ZMQError as exc:
+                log.warning("dropped a %s message: %s", channel, exc)
+
+    def _run_timers(self) -> float | None:
+        timers = self._timers
+        now = time.monotonic()
+        while timers and timers[0][0] <= now:
+            _, _, func = heapq.heappop(timers)
+            try:
+                func()
+            except Exception:
+                log.exception("timer in the IO thread failed")
+        return max(0.0, timers[0][0] - now) if timers else None
+
+    def _receive(self, channel: Channel, socket: zmq.Socket[Any]) -> None:
+        on_frames = self._on_frames
+        for _ in range(_RECV_BATCH):
+            try:
+                frames: list[bytes] = socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                on_frames(channel, frames)
+            except Exception:
+                log.exception("dispatching a %s message failed", channel)
+
+    def _run_io(self) -> None:
+        poller = zmq.Poller()
+        by_socket: dict[Any, Channel] = {}
+        for channel in (Channel.control, Channel.shell, Channel.stdin):
+            poller.register(self._sockets[channel], zmq.POLLIN)
+            by_socket[self._sockets[channel]] = channel
+        poller.register(self._wake_read, zmq.POLLIN)
+        try:
+            while True:
+                self._awake_requested = False
+                self._flush_outbox()
+                wait = self._run_timers()
+                if self._stopping:
+                    break
+                events = poller.poll(None if wait is None else max(1, int(wait * 1000)))
+                # Control first: it must never wait behind shell traffic.
+                events.sort(key=lambda event: by_socket.get(event[0]) is not Channel.control)
+                for socket, _ in events:
+                    if socket == self._wake_read:
+                        self._drain_wake_pipe()
+                    else:
+                        self._receive(by_socket[socket], socket)
+            self._flush_outbox()
+        finally:
+            for socket in self._sockets.values():
+                socket.close()
+
+    def _run_heartbeat(self) -> None:
+        socket = self._hb_socket
+        assert socket is not None
+        try:
+            zmq.proxy(socket, socket)
+        except zmq.ContextTerminated:
+            pass
+        except zmq.ZMQError as exc:  # pragma: no cover - only on socket failure
+            log.error("heartbeat stopped: %s", exc)
+        finally:
+            socket.close(linger=0)

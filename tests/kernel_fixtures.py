@@ -1,0 +1,100 @@
+"""Starting real async-kernel subprocesses for tests, through jupyter_client.
+
+Each kernel gets its own kernel-spec folder, IPython directory and OS-chosen ports, so tests
+can run in parallel. ``KernelHarness`` adds the small waits every protocol test needs: for a
+reply, and for the iopub messages of one request up to its ``status: idle``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+TIMEOUT = 30
+
+
+def write_spec(folder: Path, backend: str) -> KernelSpecManager:
+    """Write a kernel spec named ``test`` that runs this interpreter's async_kernel."""
+    spec_dir = folder / "kernels" / "test"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}"]
+    if backend != "asyncio":
+        argv += ["--backend", backend]
+    spec = {"argv": argv, "display_name": "test", "language": "python", "interrupt_mode": "message"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(folder / "kernels")])
+
+
+class KernelHarness:
+    """A running kernel and a blocking client connected to it."""
+
+    def __init__(self, manager: KernelManager, client: BlockingKernelClient) -> None:
+        self.manager = manager
+        self.client = client
+
+    def execute(self, code: str, **kwargs: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run ``code``; return its execute_reply and its iopub messages up to idle."""
+        msg_id = self.client.execute(code, **kwargs)
+        reply = self.reply_for(msg_id)
+        return reply, self.iopub_for(msg_id)
+
+    def reply_for(self, msg_id: str, channel: str = "shell") -> dict[str, Any]:
+        """Wait for the reply to ``msg_id`` on ``channel``, skipping replies to others."""
+        get = getattr(self.client, f"get_{channel}_msg")
+        while True:
+            msg = get(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    def iopub_for(self, msg_id: str) -> list[dict[str, Any]]:
+        """Collect iopub messages whose parent is ``msg_id`` until its ``status: idle``."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            msg = self.client.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            messages.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return messages
+
+    def send(self, channel: str, msg_type: str, content: dict[str, Any], **header: Any) -> str:
+        """Send a request on ``shell`` or ``control``; return its msg_id."""
+        msg = self.client.session.msg(msg_type, content)
+        msg["header"].update(header)
+        getattr(self.client, f"{channel}_channel").send(msg)
+        return msg["header"]["msg_id"]
+
+
+def outputs(messages: list[dict[str, Any]], msg_type: str) -> list[dict[str, Any]]:
+    """The contents of the messages of one type."""
+    return [m["content"] for m in messages if m["msg_type"] == msg_type]
+
+
+def stdout_of(messages: list[dict[str, Any]]) -> str:
+    """All stdout text in ``messages``."""
+    return "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stdout")
+
+
+@contextmanager
+def running_kernel(folder: Path, backend: str = "asyncio") -> Iterator[KernelHarness]:
+    """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after."""
+    manager = KernelManager(kernel_name="test", kernel_spec_manager=write_spec(folder, backend))
+    env = dict(os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1")
+    manager.start_kernel(env=env)
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=TIMEOUT)
+        yield KernelHarness(manager, client)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=False)

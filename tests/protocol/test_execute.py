@@ -1,0 +1,152 @@
+"""Executing cells over the wire: output, results, errors, display and execution counts."""
+
+from __future__ import annotations
+
+from tests.kernel_fixtures import KernelHarness, outputs, stdout_of
+
+
+def test_print_goes_to_stdout_stream(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("print('hello')")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(messages) == "hello\n"
+
+
+def test_every_request_is_wrapped_in_busy_then_idle(kernel: KernelHarness) -> None:
+    _, messages = kernel.execute("1")
+    states = [c["execution_state"] for c in outputs(messages, "status")]
+    assert states == ["busy", "idle"]
+    assert messages[0]["msg_type"] == "status"
+
+
+def test_execute_input_and_result_carry_the_execution_count(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("6 * 7")
+    count = reply["content"]["execution_count"]
+    assert outputs(messages, "execute_input") == [{"code": "6 * 7", "execution_count": count}]
+    (result,) = outputs(messages, "execute_result")
+    assert result["execution_count"] == count
+    assert result["data"]["text/plain"] == "42"
+    reply2, _ = kernel.execute("None")
+    assert reply2["content"]["execution_count"] == count + 1
+
+
+def test_error_gives_error_reply_and_error_message(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("1 / 0")
+    content = reply["content"]
+    assert content["status"] == "error"
+    assert content["ename"] == "ZeroDivisionError"
+    (error,) = outputs(messages, "error")
+    assert error["ename"] == "ZeroDivisionError"
+    assert any("ZeroDivisionError" in line for line in error["traceback"])
+
+
+def test_syntax_error_is_reported(kernel: KernelHarness) -> None:
+    reply, _ = kernel.execute("def (")
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "SyntaxError"
+
+
+def test_top_level_await(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("import anyio\nawait anyio.sleep(0)\nprint('awaited')")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(messages) == "awaited\n"
+
+
+def test_display_update_and_clear_output(kernel: KernelHarness) -> None:
+    code = (
+        "from IPython.display import display, clear_output\n"
+        "handle = display('first', display_id=True)\n"
+        "handle.update('second')\n"
+        "clear_output(wait=True)\n"
+    )
+    reply, messages = kernel.execute(code)
+    assert reply["content"]["status"] == "ok"
+    types = [m["msg_type"] for m in messages if m["msg_type"] != "status"]
+    assert types == ["execute_input", "display_data", "update_display_data", "clear_output"]
+    (display,) = outputs(messages, "display_data")
+    (update,) = outputs(messages, "update_display_data")
+    assert display["transient"]["display_id"] == update["transient"]["display_id"]
+    assert update["data"]["text/plain"] == "'second'"
+    assert outputs(messages, "clear_output") == [{"wait": True}]
+
+
+def test_user_expressions(kernel: KernelHarness) -> None:
+    reply, _ = kernel.execute("x = 5", user_expressions={"double": "x * 2", "bad": "1/0"})
+    expressions = reply["content"]["user_expressions"]
+    assert expressions["double"]["status"] == "ok"
+    assert expressions["double"]["data"]["text/plain"] == "10"
+    assert expressions["bad"]["status"] == "error"
+
+
+def test_silent_execution_publishes_no_input_or_result(kernel: KernelHarness) -> None:
+    before, _ = kernel.execute("None")
+    reply, messages = kernel.execute("1 + 1", silent=True)
+    assert reply["content"]["status"] == "ok"
+    assert outputs(messages, "execute_input") == []
+    assert outputs(messages, "execute_result") == []
+    after, _ = kernel.execute("None")
+    assert after["content"]["execution_count"] == before["content"]["execution_count"] + 1
+
+
+def test_store_history_false_keeps_the_count(kernel: KernelHarness) -> None:
+    first, _ = kernel.execute("None", store_history=False)
+    second, _ = kernel.execute("None", store_history=False)
+    assert first["content"]["execution_count"] == second["content"]["execution_count"]
+
+
+def test_stop_on_error_aborts_queued_cells(kernel: KernelHarness) -> None:
+    client = kernel.client
+    failing = client.execute("import time; time.sleep(0.2); raise ValueError('boom')")
+    queued = client.execute("print('must not run')")
+    assert kernel.reply_for(failing)["content"]["status"] == "error"
+    aborted = kernel.reply_for(queued)
+    assert aborted["content"]["status"] == "aborted"
+    assert stdout_of(kernel.iopub_for(queued)) == ""
+    reply, messages = kernel.execute("print('runs again')")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(messages) == "runs again\n"
+
+
+def test_stop_on_error_false_runs_the_next_cell(kernel: KernelHarness) -> None:
+    client = kernel.client
+    failing = client.execute("raise ValueError('boom')", stop_on_error=False)
+    queued = client.execute("print('still runs')")
+    assert kernel.reply_for(failing)["content"]["status"] == "error"
+    assert kernel.reply_for(queued)["content"]["status"] == "ok"
+
+
+def test_pager_payload_for_question_mark(kernel: KernelHarness) -> None:
+    reply, _ = kernel.execute("len?")
+    (payload,) = reply["content"]["payload"]
+    assert payload["source"] == "page"
+    assert "Return the number of items" in payload["data"]["text/plain"]
+
+
+def test_shell_command_output_is_streamed(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("!echo from-the-shell")
+    assert reply["content"]["status"] == "ok"
+    assert "from-the-shell" in stdout_of(messages)
+
+
+def test_magics_work(kernel: KernelHarness) -> None:
+    reply, messages = kernel.execute("%time x = 1")
+    assert reply["content"]["status"] == "ok"
+    assert "Wall time" in stdout_of(messages)
+
+
+def test_output_from_threads_and_tasks_keeps_the_cell_parent(kernel: KernelHarness) -> None:
+    code = (
+        "import threading, asyncio\n"
+        "t = threading.Thread(target=lambda: print('from thread'))\n"
+        "t.start(); t.join()\n"
+        "async def work():\n"
+        "    print('from task')\n"
+        "await asyncio.create_task(work())\n"
+    )
+    _, messages = kernel.execute(code)
+    assert stdout_of(messages) == "from thread\nfrom task\n"
+
+
+def test_stderr_stream(kernel: KernelHarness) -> None:
+    _, messages = kernel.execute("import sys; print('oops', file=sys.stderr)")
+    streams = outputs(messages, "stream")
+    assert streams == [{"name": "stderr", "text": "oops\n"}]
