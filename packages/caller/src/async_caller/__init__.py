@@ -1,3 +1,55 @@
-"""Run work in any thread or event loop and get a result that can be awaited or waited on anywhere."""
+"""Run work in any thread or event loop and get a result that can be awaited or waited on anywhere.
 
-__all__: list[str] = []
+Layers, bottom up: `_exceptions`; `_pending` (Pending, backend-neutral, aiologic);
+`_runners` (the only asyncio/trio specific code); `_call_queue` and `_worker_pool`;
+`_caller` (Caller); `_helpers` (as_completed, wait). Import everything from here.
+"""
+
+from ._caller import BACKENDS as BACKENDS
+from ._caller import Caller as Caller
+from ._exceptions import CallerExistsError as CallerExistsError
+from ._exceptions import CallerStoppedError as CallerStoppedError
+from ._exceptions import DeadlockError as DeadlockError
+from ._exceptions import InvalidStateError as InvalidStateError
+from ._exceptions import NoCallerError as NoCallerError
+from ._exceptions import PendingCancelledError as PendingCancelledError
+from ._exceptions import PendingTimeoutError as PendingTimeoutError
+from ._exceptions import UnknownBackendError as UnknownBackendError
+from ._helpers import ALL_COMPLETED as ALL_COMPLETED
+from ._helpers import FIRST_COMPLETED as FIRST_COMPLETED
+from ._helpers import FIRST_EXCEPTION as FIRST_EXCEPTION
+from ._helpers import as_completed as as_completed
+from ._helpers import wait as wait
+from ._pending import Pending as Pending
+from ._worker_pool import WorkerPool as WorkerPool
+
+__all__ = [
+    "ALL_COMPLETED",
+    "BACKENDS",
+    "FIRST_COMPLETED",
+    "FIRST_EXCEPTION",
+    "Caller",
+    "CallerExistsError",
+    "CallerStoppedError",
+    "DeadlockError",
+    "InvalidStateError",
+    "NoCallerError",
+    "Pending",
+    "PendingCancelledError",
+    "PendingTimeoutError",
+    "UnknownBackendError",
+    "WorkerPool",
+    "as_completed",
+    "wait",
+]
+
+
+# Show public names as async_caller.X in reprs and tracebacks.
+def _fix_module_names() -> None:
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("async_caller._"):
+            obj.__module__ = __name__
+
+
+_fix_module_names()

@@ -1,0 +1,120 @@
+"""`CallQueue`: the FIFO behind `Caller.queue_call`, one long-lived worker task per function.
+
+Design note: every queued call must run in its submitter's `contextvars` context, yet all of
+them run in the one worker task, and a task's context cannot be swapped. So a coroutine is
+driven step by step inside its context (`_InContext`): each ``send``/``throw`` into it runs
+under ``context.run``, while the awaits it yields pass through the worker task unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+if TYPE_CHECKING:
+    import contextvars
+    from collections.abc import Callable, Coroutine, Generator
+
+    from ._caller import Caller
+    from ._pending import Pending
+
+__all__ = ["CallQueue"]
+
+
+class CallQueue:
+    """Calls of one function, run one after another in submission order; loop thread only."""
+
+    def __init__(self, caller: Caller, func: Callable[..., Any]) -> None:
+        self.caller = caller
+        self.func = func
+        self.items: deque[tuple[Pending[Any], tuple[Any, ...], dict[str, Any], contextvars.Context]]
+        self.items = deque()
+        self.wakeup: anyio.Event | None = None
+        self.closed = False
+
+    def push(
+        self,
+        pending: Pending[Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> None:
+        """Append a call; wake the worker if it is idle."""
+        self.items.append((pending, args, kwargs, context))
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+    def close(self) -> None:
+        """Let the worker end once the queue is empty."""
+        self.closed = True
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+    async def run(self) -> None:
+        """The worker task: run queued calls until closed or cancelled."""
+        items = self.items
+        try:
+            while True:
+                while items:
+                    pending, args, kwargs, context = items.popleft()
+                    await self._run_one(pending, args, kwargs, context)
+                if self.closed:
+                    return
+                self.wakeup = anyio.Event()
+                await self.wakeup.wait()
+                self.wakeup = None
+        finally:
+            while items:
+                items.popleft()[0]._finish_cancelled()
+
+    async def _run_one(
+        self,
+        pending: Pending[Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> None:
+        with anyio.CancelScope() as scope:
+            if not pending._start(self.caller, scope):
+                return
+            try:
+                result = context.run(self.func, *args, **kwargs)
+                if inspect.iscoroutine(result):
+                    result = await _InContext(result, context)
+            except anyio.get_cancelled_exc_class():
+                pending._finish_cancelled()
+                raise
+            except BaseException as exc:
+                pending._finish_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                pending._finish_result(result)
+
+
+class _InContext:
+    """Await ``coro`` with each of its steps run inside ``context``."""
+
+    __slots__ = ("context", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> None:
+        self.coro = coro
+        self.context = context
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        run, coro = self.context.run, self.coro
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = run(coro.send, value) if error is None else run(coro.throw, error)
+            except StopIteration as stop:
+                return stop.value
+            error = None
+            try:
+                value = yield yielded
+            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+                value, error = None, exc
