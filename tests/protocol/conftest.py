@@ -7,7 +7,7 @@ import pytest
 
 from tests.kernel_fixtures import KernelHarness, running_kernel
 
-BACKENDS = ["asyncio"]
+BACKENDS = ["asyncio", "trio"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

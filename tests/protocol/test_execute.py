@@ -135,12 +135,13 @@ def test_magics_work(kernel: KernelHarness) -> None:
 
 def test_output_from_threads_and_tasks_keeps_the_cell_parent(kernel: KernelHarness) -> None:
     code = (
-        "import threading, asyncio\n"
+        "import threading, anyio\n"
         "t = threading.Thread(target=lambda: print('from thread'))\n"
         "t.start(); t.join()\n"
         "async def work():\n"
         "    print('from task')\n"
-        "await asyncio.create_task(work())\n"
+        "async with anyio.create_task_group() as tg:\n"
+        "    tg.start_soon(work)\n"
     )
     _, messages = kernel.execute(code)
     assert stdout_of(messages) == "from thread\nfrom task\n"

@@ -1,5 +1,52 @@
-"""A Jupyter kernel for Python that handles messages concurrently."""
+"""A Jupyter kernel for Python that handles messages concurrently, on asyncio or trio.
 
-__version__ = "0.1.0"
+Layers: ``_message``/``_codec``/``_json`` (wire format), ``_zmq_transport`` (sockets, IO
+thread), ``_dispatcher`` (run modes), ``_kernel`` (handlers, sending), ``_shell``/``_execute``/
+``_iostream``/``_stdin``/``_interrupts`` (running cells), ``_cli``/``_kernelspec`` (commands).
 
-__all__ = ["__version__"]
+Public names load lazily: ``python -m async_kernel`` imports this package first, and starting a
+kernel should not pay for modules the command line does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from ._backends import BackendSpec as BackendSpec
+    from ._exceptions import ConnectionFileError as ConnectionFileError
+    from ._exceptions import InvalidMessageError as InvalidMessageError
+    from ._exceptions import KernelError as KernelError
+    from ._exceptions import UnknownBackendError as UnknownBackendError
+    from ._start import start_kernel as start_kernel
+
+_LAZY = {
+    "BackendSpec": "._backends",
+    "ConnectionFileError": "._exceptions",
+    "InvalidMessageError": "._exceptions",
+    "KernelError": "._exceptions",
+    "UnknownBackendError": "._exceptions",
+    "start_kernel": "._start",
+}
+
+__all__ = [
+    "BackendSpec",
+    "ConnectionFileError",
+    "InvalidMessageError",
+    "KernelError",
+    "UnknownBackendError",
+    "__version__",
+    "start_kernel",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'async_kernel' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

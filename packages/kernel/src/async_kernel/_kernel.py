@@ -17,7 +17,7 @@ import anyio
 
 from async_caller import Caller
 
-from . import __version__
+from ._version import __version__
 from ._codec import MessageCodec
 from ._context import current_request, install_thread_context_inheritance
 from ._dispatcher import Dispatcher, Handler
