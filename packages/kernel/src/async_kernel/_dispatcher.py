@@ -62,6 +62,10 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "inspect_request": _modes(RunMode.thread),
     "is_complete_request": _modes(RunMode.thread),
     "history_request": _modes(RunMode.thread),
+    "comm_open": _modes(RunMode.direct),
+    "comm_msg": _modes(RunMode.queue),
+    "comm_close": _modes(RunMode.queue),
+    "comm_info_request": _modes(RunMode.direct),
     "shutdown_request": _modes(RunMode.direct, (Channel.control,)),
 }
 """The run mode of each request type on each channel; other pairs are unknown requests."""

@@ -17,8 +17,8 @@ import anyio
 
 from async_caller import Caller
 
-from ._version import __version__
 from ._codec import MessageCodec
+from ._comm import CommHandler, CommManager, install_comm_hooks
 from ._context import current_request, install_thread_context_inheritance
 from ._dispatcher import Dispatcher, Handler
 from ._exceptions import InvalidMessageError
@@ -29,9 +29,12 @@ from ._iostream import OutStream
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from ._shell import KernelShell
 from ._stdin import StdinBridge
+from ._version import __version__
 from ._zmq_transport import ZmqTransport
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._connection import ConnectionInfo
 
 __all__ = ["Kernel"]
@@ -56,6 +59,8 @@ class Kernel:
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
+        self.comm_manager = CommManager(self)
+        comms = CommHandler(self)
         handlers: dict[str, Handler] = {
             "kernel_info_request": self.kernel_info_request,
             "interrupt_request": self.interrupt_request,
@@ -65,6 +70,10 @@ class Kernel:
             "inspect_request": self._introspection.inspect_request,
             "is_complete_request": self._introspection.is_complete_request,
             "history_request": self._introspection.history_request,
+            "comm_open": comms.comm_open,
+            "comm_msg": comms.comm_msg,
+            "comm_close": comms.comm_close,
+            "comm_info_request": comms.comm_info_request,
         }
         self.dispatcher = Dispatcher(self, handlers)
         self.shell: KernelShell
@@ -95,6 +104,7 @@ class Kernel:
         install_thread_context_inheritance()
         self.shell = KernelShell.instance(sink=self, kernel=self)
         self.shell.colors = "linux"
+        install_comm_hooks(self)
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
@@ -155,17 +165,44 @@ class Kernel:
         content: dict[str, Any],
         parent: Message | None = None,
         metadata: dict[str, Any] | None = None,
+        buffers: Sequence[bytes | memoryview] = (),
     ) -> None:
-        """Send a message on iopub, by default as a child of the current request."""
+        """Send a message on iopub, by default as a child of the current request.
+
+        ``buffers`` are sent as extra binary frames after the content (comm messages use them).
+        """
         if parent is None:
             parent = current_request.get() or self._last_execute
         subshell_id = parent.subshell_id if parent is not None else None
         header = self.factory.header(msg_type, subshell_id)
         topic = f"kernel.{msg_type}".encode()
         frames = self.codec.serialize(
-            header, parent.header if parent else None, content, metadata, idents=(topic,)
+            header,
+            parent.header if parent else None,
+            content,
+            metadata,
+            buffers=buffers,
+            idents=(topic,),
         )
         self.transport.send(Channel.iopub, frames)
+
+    def get_parent(self) -> dict[str, Any]:
+        """The request the calling code runs for, as a message dict (empty if none).
+
+        Libraries use it to tie output to a cell: ``ipywidgets.Output`` reads the parent's
+        ``header.msg_id`` to capture the output that follows.
+        """
+        parent = current_request.get() or self._last_execute
+        if parent is None:
+            return {}
+        return {
+            "header": parent.header,
+            "parent_header": parent.parent_header,
+            "metadata": parent.metadata,
+            "content": parent.content,
+            "msg_id": parent.msg_id,
+            "msg_type": parent.msg_type,
+        }
 
     def publish_status(self, state: str, parent: Message) -> None:
         """Send ``status`` (busy or idle) for ``parent``."""
