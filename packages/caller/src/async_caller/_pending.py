@@ -85,7 +85,7 @@ class Pending(Generic[T]):
         self._state = _WAITING
         self._result: T | None = None
         self._exception: BaseException | None = None
-        self._callbacks: list[Callable[[Pending[T]], object]] | None = []
+        self._callbacks: list[Callable[[Pending[T]], object]] | None = None  # made on demand
         self._event: aiologic.Event | None = None
         self._canceller: _Canceller | None = None
         self._handle: Any = None
@@ -175,8 +175,11 @@ class Pending(Generic[T]):
         exception from ``fn`` is logged to the ``async_caller`` logger, not raised.
         """
         with self._lock:
-            if self._callbacks is not None:
-                self._callbacks.append(fn)
+            if self._state < _FINISHED:
+                if self._callbacks is None:
+                    self._callbacks = [fn]
+                else:
+                    self._callbacks.append(fn)
                 return
         self._run_callback(fn)
 

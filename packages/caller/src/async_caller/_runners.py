@@ -10,7 +10,7 @@ trio is imported only when a trio loop is in use.
 from __future__ import annotations
 
 import asyncio
-import inspect
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -123,7 +123,7 @@ class AsyncioRunner(Runner):
                 return
             try:
                 result = func(*args, **kwargs)
-                if inspect.iscoroutine(result):
+                if type(result) is CoroutineType:
                     result = await result
             except asyncio.CancelledError:
                 pending._finish_cancelled()
@@ -226,7 +226,7 @@ class TrioRunner(Runner):
             self.scopes.add(scope)
             try:
                 result = func(*args, **kwargs)
-                if inspect.iscoroutine(result):
+                if type(result) is CoroutineType:
                     result = await result
             except self.trio.Cancelled:
                 pending._finish_cancelled()

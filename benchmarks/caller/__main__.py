@@ -1,0 +1,3 @@
+from benchmarks.caller.run import main
+
+main()
