@@ -50,6 +50,8 @@ BACKENDS: Final = ("asyncio", "trio")
 _logger = logging.getLogger("async_caller")
 _names = itertools.count(1)
 
+_sniffio_cvar: Final = sniffio.current_async_library_cvar
+
 # Submission kinds
 _SOON: Final = 0
 _DIRECT: Final = 1
@@ -85,6 +87,7 @@ class Caller:
         self._stop_requested_event = aiologic.Event()
         self._finished_event = aiologic.Event()
         self._children: dict[str, Caller] = {}
+        self._stopped_children: list[Caller] = []
         self._parent: Caller | None = None
         self._owns_thread = False
         self._queues: dict[Callable[..., Any], CallQueue] = {}
@@ -196,7 +199,7 @@ class Caller:
         self._begin_stop()
         await runner.close()  # shielded inside; trio's nursery must exit at this level
         with anyio.CancelScope(shield=True):
-            for child in list(self._children.values()):
+            for child in self._stopped_children:
                 await child.wait_stopped()
             self._closed = True
             self._cancel_submissions()
@@ -236,7 +239,9 @@ class Caller:
 
     def _begin_stop(self) -> None:
         """In the loop: cancel everything; the ``async with`` exit waits for it to unwind."""
-        for child in list(self._children.values()):
+        # Children remove themselves from the mapping as they end: remember whom to wait for.
+        self._stopped_children = list(self._children.values())
+        for child in self._stopped_children:
             child.stop()
         self._cancel_submissions()
         assert self._runner is not None
@@ -335,7 +340,11 @@ class Caller:
             raise CallerStoppedError(self._not_running_message(func))
         pending: Pending[Any] = Pending()
         pending._owner_thread = self._thread
-        self._submissions.append((kind, pending, func, args, kwargs, contextvars.copy_context()))
+        context = contextvars.copy_context()
+        if context.get(_sniffio_cvar) not in (None, self._runner.backend):
+            # anyio.run sets this: a context copied from another loop would name its backend.
+            context.run(_sniffio_cvar.set, self._runner.backend)
+        self._submissions.append((kind, pending, func, args, kwargs, context))
         if not self._wake_scheduled:
             self._wake_scheduled = True
             try:

@@ -177,6 +177,9 @@ def _run_item(
     context: contextvars.Context,
     backend: str,
 ) -> None:
+    if context.get(sniffio.current_async_library_cvar) is not None:
+        # The submitter's loop is not running here (anyio.run sets this variable).
+        context.run(sniffio.current_async_library_cvar.set, None)
     if inspect.iscoroutinefunction(func):
         _run_async_item(pending, func, args, kwargs, context, backend)
         return
