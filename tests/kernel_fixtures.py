@@ -40,6 +40,21 @@ class KernelHarness:
     def __init__(self, manager: KernelManager, client: BlockingKernelClient) -> None:
         self.manager = manager
         self.client = client
+        self._unclaimed: dict[str, list[dict[str, Any]]] = {"shell": [], "control": [], "iopub": []}
+        """Messages read while waiting for another request's, kept for their own waiter."""
+
+    def _next(self, channel: str, msg_ids: set[str]) -> dict[str, Any]:
+        """The next message on ``channel`` whose parent is one of ``msg_ids``."""
+        unclaimed = self._unclaimed[channel]
+        for index, msg in enumerate(unclaimed):
+            if msg["parent_header"].get("msg_id") in msg_ids:
+                return unclaimed.pop(index)
+        get = getattr(self.client, f"get_{channel}_msg")
+        while True:
+            msg = get(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") in msg_ids:
+                return msg
+            unclaimed.append(msg)
 
     def execute(self, code: str, **kwargs: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run ``code``; return its execute_reply and its iopub messages up to idle."""
@@ -48,20 +63,31 @@ class KernelHarness:
         return reply, self.iopub_for(msg_id)
 
     def reply_for(self, msg_id: str, channel: str = "shell") -> dict[str, Any]:
-        """Wait for the reply to ``msg_id`` on ``channel``, skipping replies to others."""
-        get = getattr(self.client, f"get_{channel}_msg")
+        """Wait for the reply to ``msg_id`` on ``channel``."""
+        return self._next(channel, {msg_id})
+
+    def reply_for_any(self, msg_ids: set[str], channel: str = "shell") -> dict[str, Any]:
+        """Wait for the first reply to any of ``msg_ids``."""
+        return self._next(channel, msg_ids)
+
+    def iopub_for_started(self, msg_id: str) -> list[dict[str, Any]]:
+        """Wait until the request's ``execute_input`` is on iopub; return what came so far.
+
+        The messages stay available to a later :meth:`iopub_for`.
+        """
+        seen: list[dict[str, Any]] = []
         while True:
-            msg = get(timeout=TIMEOUT)
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return msg
+            msg = self._next("iopub", {msg_id})
+            seen.append(msg)
+            if msg["msg_type"] == "execute_input":
+                self._unclaimed["iopub"][:0] = seen
+                return seen
 
     def iopub_for(self, msg_id: str) -> list[dict[str, Any]]:
         """Collect iopub messages whose parent is ``msg_id`` until its ``status: idle``."""
         messages: list[dict[str, Any]] = []
         while True:
-            msg = self.client.get_iopub_msg(timeout=TIMEOUT)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
+            msg = self._next("iopub", {msg_id})
             messages.append(msg)
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return messages

@@ -1,11 +1,16 @@
 """Handlers that look at code without running it: complete, inspect, is_complete, history.
 
 They run in worker threads (``thread`` run mode), so they answer while a cell blocks the
-shell's thread; IPython's completer, inspector and history manager are safe to read there.
+shell's thread. IPython's completer and inspector keep per-call state on shared objects (the
+inspector's colouriser writes to ``self.out``), so these handlers take turns on one lock: two
+inspects at once would otherwise corrupt each other. They still never wait for a cell.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import provisionalcompleter, rectify_completions
@@ -35,12 +40,25 @@ def _code(content: dict[str, Any]) -> str:
     return code
 
 
+def _one_at_a_time(
+    handler: Callable[[IntrospectionHandler, Message], None],
+) -> Callable[[IntrospectionHandler, Message], None]:
+    @functools.wraps(handler)
+    def locked(self: IntrospectionHandler, msg: Message) -> None:
+        with self._lock:
+            handler(self, msg)
+
+    return locked
+
+
 class IntrospectionHandler:
     """complete_request, inspect_request, is_complete_request and history_request."""
 
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
+        self._lock = threading.Lock()
 
+    @_one_at_a_time
     def complete_request(self, msg: Message) -> None:
         """Reply with completions at the cursor (unicode code points, as the spec says)."""
         code = _code(msg.content)
@@ -75,6 +93,7 @@ class IntrospectionHandler:
             },
         )
 
+    @_one_at_a_time
     def inspect_request(self, msg: Message) -> None:
         """Reply with help for the name at the cursor (``detail_level`` 1 includes source)."""
         code = _code(msg.content)
@@ -93,6 +112,7 @@ class IntrospectionHandler:
             msg, "inspect_reply", {"status": "ok", "found": found, "data": bundle, "metadata": {}}
         )
 
+    @_one_at_a_time
     def is_complete_request(self, msg: Message) -> None:
         """Reply whether the code is a complete statement, and the indent for the next line."""
         code = _code(msg.content)
@@ -102,6 +122,7 @@ class IntrospectionHandler:
             content["indent"] = " " * (indent_spaces or 0)
         self._kernel.reply(msg, "is_complete_reply", content)
 
+    @_one_at_a_time
     def history_request(self, msg: Message) -> None:
         """Reply with history entries: ``tail``, ``range`` or ``search``."""
         content = msg.content
