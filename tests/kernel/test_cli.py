@@ -11,9 +11,10 @@ import types
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
 from async_kernel import _kernelspec
 from async_kernel._cli import main
-from jupyter_client.kernelspec import KernelSpecManager
 
 if TYPE_CHECKING:
     from pathlib import Path

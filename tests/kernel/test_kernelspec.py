@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
 from async_kernel import _kernelspec
 from async_kernel._exceptions import UnknownBackendError
 from async_kernel._kernelspec import (
@@ -27,7 +29,6 @@ from async_kernel._kernelspec import (
     list_kernel_specs,
     remove_kernel_spec,
 )
-from jupyter_client.kernelspec import KernelSpecManager
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SPEC = REPO_ROOT / "packages/kernel/data/share/jupyter/kernels/async/kernel.json"

@@ -98,10 +98,6 @@ def test_the_wrapper_hides_trio_and_only_then_the_entry_point(mode: str) -> None
     assert result.stdout.strip() == expected
 
 
-@pytest.mark.xfail(
-    reason="kernel core: resolve_backend does not check that trio is importable, so anyio "
-    "fails later with 'pip install anyio[trio]' and a traceback",
-)
 def test_backend_trio_with_trio_missing_but_the_plugin_present_names_the_extra(
     connection_file: str,
 ) -> None:

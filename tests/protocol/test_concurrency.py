@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from tests.kernel_fixtures import KernelHarness
+if TYPE_CHECKING:
+    from tests.kernel_fixtures import KernelHarness
 
 BUSY_CELLS = {
     "blocking": "import time; time.sleep(30)",

@@ -9,7 +9,6 @@ Each class gets its own temporary Jupyter path (holding the ``test`` spec from
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any, ClassVar
 from unittest import mock
 
 import jupyter_kernel_test
-import pytest
 from jupyter_kernel_test.msgspec_v5 import msg_structure_validator, validate_message
 
 from tests.kernel_fixtures import TIMEOUT, running_kernel, write_spec
@@ -89,19 +87,6 @@ class KernelConformance(jupyter_kernel_test.KernelTests):
             super().tearDownClass()
         finally:
             cls._folder.cleanup()
-
-    @pytest.mark.xfail(
-        reason="kernel bug: history range for the current session answers with session 0",
-        strict=True,
-    )
-    def test_history(self) -> None:
-        """The suite's history test (tail, range, search) as one test, so it xfails whole.
-
-        Under pytest's subtests an xfail marker turns each passing subtest into a strict
-        XPASS failure; without subtests the first failing step decides the outcome.
-        """
-        with mock.patch.object(self, "subTest", return_value=contextlib.nullcontext()):
-            super().test_history()
 
     def test_history_tail_and_search(self) -> None:
         """Tail and glob search (plain, unique, last n) find what the cells ran."""
@@ -201,10 +186,6 @@ def test_shutdown_reply_has_a_valid_shape(tmp_path: Path) -> None:
         assert reply["content"] == {"status": "ok", "restart": False}
 
 
-@pytest.mark.xfail(
-    reason="kernel bug: an input_reply without a parent header (client.input()) is ignored",
-    strict=True,
-)
 def test_input_reply_from_client_input_reaches_the_cell(tmp_path: Path) -> None:
     """jupyter_client's ``client.input()`` (no parent header) answers the waiting input()."""
     with running_kernel(tmp_path) as kernel:

@@ -106,10 +106,6 @@ def test_a_nursery_held_by_a_background_task_serves_later_cells(kernel: KernelHa
     kernel.execute("holder.cancel()")
 
 
-@pytest.mark.xfail(
-    reason="async-caller TrioRunner._run_call finishes the Pending with the nursery's "
-    "BaseExceptionGroup([Cancelled]) instead of cancelling it",
-)
 def test_cancelling_a_task_that_holds_a_nursery_cancels_its_pending(kernel: KernelHarness) -> None:
     kernel.execute(
         "import trio\n"
@@ -135,10 +131,6 @@ def test_cancelling_a_task_that_holds_a_nursery_cancels_its_pending(kernel: Kern
     assert stdout_of(messages) == "cancelled\n"
 
 
-@pytest.mark.xfail(
-    reason="kernel core: IPython prints exception groups to stderr without calling "
-    "_showtraceback, so the cell's error is never recorded and the reply says ok",
-)
 def test_a_failing_nursery_child_gives_an_error_reply(kernel: KernelHarness) -> None:
     code = (
         "import trio\n"

@@ -6,6 +6,7 @@ entry-point group (``async-kernel-trio`` registers ``trio``), so the core never 
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -55,7 +56,14 @@ def resolve_backend(name: str) -> BackendSpec:
         return ASYNCIO
     backends = available_backends()
     try:
-        return backends[name]
+        spec = backends[name]
     except KeyError:
         msg = f"no kernel backend named {name!r}; install it with: pip install async-kernel[{name}]"
         raise UnknownBackendError(msg) from None
+    if importlib.util.find_spec(spec.anyio_backend) is None:
+        msg = (
+            f"kernel backend {name!r} needs {spec.anyio_backend!r}, which is not installed; "
+            f"install it with: pip install async-kernel[{name}]"
+        )
+        raise UnknownBackendError(msg)
+    return spec

@@ -282,7 +282,10 @@ def _start(connection_file: str, backend: str, log_level: str | None) -> int | N
         )
     # Imported by name, and only now: the kernel is the one heavy import of this command line.
     start_kernel = importlib.import_module("async_kernel._start").start_kernel
-    result = start_kernel(connection_file, backend=backend)
+    try:
+        result = start_kernel(connection_file, backend=backend)
+    except UnknownBackendError as error:
+        raise _UsageError(str(error), 2) from error
     return result if isinstance(result, int) else None
 
 

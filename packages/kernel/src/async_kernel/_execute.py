@@ -50,19 +50,21 @@ class ExecuteHandler:
             )
             return
         count = shell.execution_count
-        if not silent:
-            kernel.publish("execute_input", {"code": code, "execution_count": count}, msg)
         state = CellState(msg, count, cancelled_exc_class=anyio.get_cancelled_exc_class())
         token = current_cell.set(state)
+        coroutine = self._run_cell(code, store_history=store_history, silent=silent, msg=msg)
         try:
             with anyio.CancelScope() as scope:
                 caller = Caller.get_current()
-                coroutine = self._run_cell(
-                    code, store_history=store_history, silent=silent, msg=msg
-                )
+                # Registered before execute_input goes out: a client that interrupts as soon
+                # as it sees the cell start must reach it.
                 with kernel.interrupts.running(
                     state, coroutine, lambda: caller.call_direct(scope.cancel)
                 ):
+                    if not silent:
+                        kernel.publish(
+                            "execute_input", {"code": code, "execution_count": count}, msg
+                        )
                     await coroutine
             if scope.cancelled_caught and state.error is None:
                 state.interrupted = True
@@ -73,6 +75,7 @@ class ExecuteHandler:
                 state.interrupted = True
                 shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
         finally:
+            coroutine.close()  # never started if the interrupt came first
             current_cell.reset(token)
         kernel.flush_streams()
         payload = shell.payload_manager.read_payload()  # pyright: ignore[reportOptionalMemberAccess]

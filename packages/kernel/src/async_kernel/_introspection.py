@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import provisionalcompleter, rectify_completions
 from IPython.utils.tokenutil import token_at_cursor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._kernel import Kernel
     from ._message import Message
 
@@ -157,8 +158,10 @@ class IntrospectionHandler:
         else:
             msg_text = f"hist_access_type must be 'tail', 'range' or 'search', got {access!r}"
             raise ValueError(msg_text)
+        # IPython numbers the in-memory current session 0; clients know it by its real number.
+        current = manager.session_number
         history = [
-            [session, line, list(entry) if isinstance(entry, tuple) else entry]
+            [session or current, line, list(entry) if isinstance(entry, tuple) else entry]
             for session, line, entry in entries
         ]
         self._kernel.reply(msg, "history_reply", {"status": "ok", "history": history})

@@ -8,6 +8,7 @@ tracebacks become ``error`` messages, and pager text and ``exit`` become reply p
 from __future__ import annotations
 
 import sys
+import traceback
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -157,6 +158,31 @@ class KernelShell(InteractiveShell):
         if cell is not None:
             cell.error = content
 
+    def showtraceback(
+        self,
+        exc_tuple: tuple[type[BaseException], BaseException, Any] | None = None,
+        filename: str | None = None,
+        tb_offset: int | None = None,
+        exception_only: bool = False,
+        running_compiled_code: bool = False,
+    ) -> None:
+        """Report exception groups as cell errors too.
+
+        IPython prints a traceback whose chain holds an exception group straight to stderr,
+        bypassing ``_showtraceback``, so the cell would look successful; on trio every failing
+        nursery raises one.
+        """
+        if not exception_only:
+            try:
+                etype, value, tb = self._get_exc_info(exc_tuple)
+            except ValueError:
+                etype = value = tb = None
+            if etype is not None and value is not None and _holds_group(value):
+                stb = traceback.format_exception(etype, value, tb)
+                self._showtraceback(etype, value, "".join(stb).splitlines())
+                return
+        super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
+
     def set_next_input(self, s: str, replace: bool = False) -> None:
         """Ask the frontend to put ``s`` in the next input cell (a reply payload)."""
         self.payload_manager.write_payload(  # pyright: ignore[reportOptionalMemberAccess]
@@ -171,6 +197,14 @@ class KernelShell(InteractiveShell):
         )
 
     keepkernel_on_exit: bool = False
+
+
+def _holds_group(value: BaseException | None) -> bool:
+    while value is not None:
+        if isinstance(value, BaseExceptionGroup):
+            return True
+        value = value.__context__
+    return False
 
 
 def _is_interrupt(etype: type[BaseException], cell: CellState) -> bool:

@@ -83,6 +83,10 @@ class StdinBridge:
         if msg.msg_type != "input_reply":
             return
         waiter = self._waiting.get(msg.parent_header.get("msg_id", ""))
+        if waiter is None and self._waiting:
+            # Some clients (jupyter_client's ``input()``) send the reply without a parent:
+            # it answers the oldest question still open.
+            waiter = next(iter(self._waiting.values()))
         if waiter is not None:
             waiter.reply = msg.content
             waiter.event.set()
