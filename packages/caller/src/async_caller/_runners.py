@@ -232,6 +232,10 @@ class TrioRunner(Runner):
                 pending._finish_cancelled()
                 raise
             except BaseException as exc:
+                if scope.cancel_called and self._only_cancelled(exc):
+                    # A nursery inside the call wraps our cancellation in a group.
+                    pending._finish_cancelled()
+                    raise
                 pending._finish_exception(exc)
                 if not isinstance(exc, Exception):
                     raise
@@ -239,6 +243,11 @@ class TrioRunner(Runner):
                 pending._finish_result(result)
             finally:
                 self.scopes.discard(scope)
+
+    def _only_cancelled(self, exc: BaseException) -> bool:
+        if isinstance(exc, BaseExceptionGroup):
+            return all(self._only_cancelled(inner) for inner in exc.exceptions)
+        return isinstance(exc, self.trio.Cancelled)
 
     def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self.nursery is not None
