@@ -1,0 +1,1 @@
+"""async-kernel against ipykernel: latency, throughput, responsiveness and memory."""
