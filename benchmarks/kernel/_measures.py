@@ -110,17 +110,25 @@ def execute_latency(kernel: RunningKernel, sizes: Sizes) -> Values:
     }
 
 
+def _last_reply_time(
+    client: WireClient, ids: list[str], started: float, timeout: float, what: str
+) -> float:
+    """When the last shell reply to ``ids`` arrived (perf_counter), reading them in order."""
+    last = started
+    for msg_id in ids:
+        reply = client.reply("shell", msg_id, timeout)
+        if reply is None:
+            raise TimeoutError(f"{what} did not all reply")
+        last = max(last, reply.time)
+    return last
+
+
 def pipelined(kernel: RunningKernel, sizes: Sizes) -> Values:
     """Send ``pipelined`` executes at once, then collect every reply: replies per second."""
     client = kernel.client
     started = time.perf_counter()
     ids = [client.execute("pass") for _ in range(sizes.pipelined)]
-    last = started
-    for msg_id in ids:
-        reply = client.reply("shell", msg_id, sizes.timeout)
-        if reply is None:
-            raise TimeoutError("pipelined executes did not all reply")
-        last = max(last, reply.time)
+    last = _last_reply_time(client, ids, started, sizes.timeout, "pipelined executes")
     client.iopub_until_idle(ids[-1], sizes.timeout)
     client.drain()
     return {"pipelined_executes_per_s": sizes.pipelined / (last - started)}
@@ -322,12 +330,7 @@ def subshells(kernel: RunningKernel, sizes: Sizes, features: list[str]) -> Value
     def run_all(targets: list[str | None]) -> float:
         started = time.perf_counter()
         ids = [client.execute(code, subshell_id=target) for target in targets]
-        last = started
-        for msg_id in ids:
-            reply = client.reply("shell", msg_id, sizes.timeout)
-            if reply is None:
-                raise TimeoutError("a subshell cell did not reply")
-            last = max(last, reply.time)
+        last = _last_reply_time(client, ids, started, sizes.timeout, "subshell cells")
         if not client.until_all_idle(ids, sizes.timeout):
             raise TimeoutError("a subshell cell sent no status: idle")
         return last - started
