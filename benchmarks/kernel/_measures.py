@@ -170,6 +170,14 @@ def _await_code(kernel: RunningKernel, backend: str, seconds: float) -> str:
     return f"import asyncio\nawait asyncio.sleep({seconds})"
 
 
+def _busy_cells(kernel: RunningKernel, backend: str, seconds: float) -> dict[str, str]:
+    """A cell that blocks its thread and one that awaits, each for ``seconds``."""
+    return {
+        "blocking": f"import time\ntime.sleep({seconds})",
+        "awaiting": _await_code(kernel, backend, seconds),
+    }
+
+
 def kernel_info_while_busy(kernel: RunningKernel, sizes: Sizes, backend: str) -> Values:
     """kernel_info round trip on control, then on shell, while a cell blocks or awaits.
 
@@ -179,10 +187,7 @@ def kernel_info_while_busy(kernel: RunningKernel, sizes: Sizes, backend: str) ->
     client = kernel.client
     values: Values = {}
     seconds = sizes.block_seconds
-    cells = {
-        "blocking": f"import time\ntime.sleep({seconds})",
-        "awaiting": _await_code(kernel, backend, seconds),
-    }
+    cells = _busy_cells(kernel, backend, seconds)
     for mode, code in cells.items():
         msg_id = client.execute(code)
         _wait_started(client, msg_id, sizes.timeout)
@@ -212,10 +217,7 @@ def interrupts(kernel: RunningKernel, sizes: Sizes, backend: str) -> Values:
     client = kernel.client
     values: Values = {}
     seconds = sizes.interrupt_seconds
-    cells = {
-        "blocking": f"import time\ntime.sleep({seconds})",
-        "awaiting": _await_code(kernel, backend, seconds),
-    }
+    cells = _busy_cells(kernel, backend, seconds)
     # The first traceback a process formats imports IPython's traceback machinery; time
     # that once on its own so the interrupt figures measure the interrupt path.
     started = time.perf_counter()

@@ -6,8 +6,8 @@ is running (blocked in ``time.sleep``, a pure-Python loop or ``input()``) gets a
 blocking system call), in other threads through ``PyThreadState_SetAsyncExc``.
 
 Which of the two applies is read from the cell's coroutine: it is suspended exactly while it
-awaits; a coroutine not yet started counts as running, since it may never reach an await. The SIGINT handler re-reads it in the
-main thread, so a cell that suspends between the check and the signal is still cancelled.
+awaits; one not yet started counts as running, since it may never reach an await. The SIGINT
+handler re-reads it in the main thread, so a cell that suspends between the check and the signal is still cancelled.
 Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up here.
 """
 
@@ -100,15 +100,14 @@ class InterruptController:
     def _interrupt(self, cell: RunningCell, *, in_main_signal_handler: bool) -> None:
         cell.state.interrupted = True
         coroutine = cell.coroutine
-        if coroutine is not None and inspect.getcoroutinestate(coroutine) != "CORO_RUNNING":
-            if inspect.getcoroutinestate(coroutine) == "CORO_SUSPENDED":
-                cell.cancel()
-                return
-            if inspect.getcoroutinestate(coroutine) == "CORO_CLOSED":
-                return
-            # CORO_CREATED: the cell is about to start and may never reach an await, so it
-            # is interrupted like running code (the execute handler catches it before start).
-        if cell.thread is self._main_thread:
+        # CORO_CREATED: the cell is about to start and may never reach an await, so it is
+        # interrupted like running code (the execute handler catches it before start).
+        state = None if coroutine is None else inspect.getcoroutinestate(coroutine)
+        if state == inspect.CORO_CLOSED:
+            return
+        if state == inspect.CORO_SUSPENDED:
+            cell.cancel()
+        elif cell.thread is self._main_thread:
             if in_main_signal_handler:
                 raise KeyboardInterrupt
             with self._lock:

@@ -101,10 +101,13 @@ class OutStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        """Publish everything buffered now (any thread)."""
-        if self._buffer:
-            with self._lock:
-                self._flush_locked()
+        """Publish everything buffered now (any thread).
+
+        Always takes the lock: a timer flush may have emptied the buffer and not yet
+        published it, and what follows this flush (a reply, a display) must come after.
+        """
+        with self._lock:
+            self._flush_locked()
 
     def _flush_from_timer(self) -> None:
         with self._lock:
