@@ -26,6 +26,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Type
 
 from ._context import current_request, current_subshell
+from ._history import KernelHistoryManager
 
 if TYPE_CHECKING:
     from IPython.core.completer import IPCompleter
@@ -229,6 +230,12 @@ class KernelShell(InteractiveShell):
     @Completer.setter
     def Completer(self, completer: IPCompleter) -> None:
         self._main_completer = completer
+
+    def init_history(self) -> None:
+        """Keep history with writes that never make a cell wait (see ``_history``)."""
+        history = KernelHistoryManager(shell=self, parent=self)
+        self.history_manager = history
+        self.configurables.append(history)  # pyright: ignore[reportArgumentType]
 
     def init_payload(self) -> None:
         """Keep payloads per cell (see :class:`CellPayloads`)."""
