@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._context import thread_start_lock
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import CoroutineType, FrameType
@@ -45,12 +47,21 @@ class RunningCell:
 
 
 def _raise_in_thread(thread: threading.Thread) -> None:
+    """Raise KeyboardInterrupt in ``thread`` at its next bytecode (any other thread).
+
+    While a thread starts another, CPython 3.11 briefly gives the new thread's state the
+    starter's id, and ``PyThreadState_SetAsyncExc`` marks the first state with that id: the
+    new thread's. It would die before signalling that it started, and the starter would wait
+    for it forever. Thread starts hold :data:`thread_start_lock`, so taking it here keeps the
+    exception out of that window.
+    """
     ident = thread.ident
     if ident is None:
         return
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-    )
+    with thread_start_lock:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+        )
 
 
 class InterruptController:
