@@ -43,10 +43,12 @@ def header(msg_type: str, **fields: Any) -> dict[str, Any]:
 
 
 class RawClient:
-    """DEALER sockets on shell, control and stdin of one kernel, signing with its key."""
+    """DEALER sockets on shell, control and stdin of one kernel, signing with its key.
 
-    def __init__(self, kernel: KernelHarness) -> None:
-        info: dict[str, Any] = dict(kernel.manager.get_connection_info())
+    ``info`` is the kernel's connection information, as in its connection file.
+    """
+
+    def __init__(self, info: dict[str, Any]) -> None:
         key = info["key"]
         self.key: bytes = key if isinstance(key, bytes) else key.encode()
         self.session = Session(key=self.key, signature_scheme=info["signature_scheme"])
@@ -57,6 +59,11 @@ class RawClient:
             socket.linger = 0
             socket.connect(f"{info['transport']}://{info['ip']}:{info[f'{channel}_port']}")
             self.sockets[channel] = socket
+
+    @classmethod
+    def for_kernel(cls, kernel: KernelHarness) -> RawClient:
+        """A client for a kernel started by the test harness."""
+        return cls(dict(kernel.manager.get_connection_info()))
 
     def close(self) -> None:
         """Close the sockets and their context."""

@@ -31,7 +31,7 @@ class LoggedKernel:
     def __init__(self, harness: KernelHarness, log_path: Path) -> None:
         self.harness = harness
         self.log_path = log_path
-        self.raw = RawClient(harness)
+        self.raw = RawClient.for_kernel(harness)
         self._log_offset = 0
 
     def new_log(self) -> str:

@@ -69,6 +69,8 @@ class ZmqTransport:
         )
         self._hb_socket: zmq.Socket[bytes] | None = None
         self.ports: dict[str, int] = {}
+        self.on_bound: Callable[[dict[str, int]], object] | None = None
+        """Called with the bound ports once every socket is bound (in :meth:`start`)."""
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -103,6 +105,8 @@ class ZmqTransport:
         hb.linger = 0
         self._bind(hb, info.hb_port, "hb_port")
         self._hb_socket = hb
+        if self.on_bound is not None:
+            self.on_bound(dict(self.ports))
         self._hb_thread.start()
         self._io_thread.start()
 
