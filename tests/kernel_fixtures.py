@@ -102,6 +102,15 @@ class KernelHarness:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return messages
 
+    def unclaimed(self, msg_id: str) -> list[dict[str, Any]]:
+        """Messages already read (on any channel) whose parent is ``msg_id``, not yet claimed."""
+        return [
+            msg
+            for messages in self._unclaimed.values()
+            for msg in messages
+            if msg["parent_header"].get("msg_id") == msg_id
+        ]
+
     def send(self, channel: str, msg_type: str, content: dict[str, Any], **header: Any) -> str:
         """Send a request on ``shell`` or ``control``; return its msg_id."""
         msg = self.client.session.msg(msg_type, content)

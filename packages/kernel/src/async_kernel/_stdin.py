@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import getpass
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ class StdinBridge:
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self._waiting: dict[str, _Waiter] = {}
+        self._kernel_pid = os.getpid()
         kernel.interrupts.add_waker(self._wake_worker_threads)
 
     def install(self) -> None:
@@ -60,6 +62,9 @@ class StdinBridge:
         request = current_request.get()
         if request is None or not request.content.get("allow_stdin", False):
             msg = "input() is not available here: the frontend does not accept input requests"
+            raise StdinNotImplementedError(msg)
+        if os.getpid() != self._kernel_pid:
+            msg = "input() is not available in a process forked from the kernel"
             raise StdinNotImplementedError(msg)
         kernel = self._kernel
         kernel.flush_streams()
