@@ -237,11 +237,11 @@ class Dispatcher:
 
     def reject(self, msg: Message, ename: str, evalue: str) -> None:
         """Answer a request that could not be decoded with an error reply (IO thread)."""
-        token = self._begin(msg)
+        tokens = self._begin(msg, None)
         try:
-            self._reply_error(msg, ename, evalue, [])
+            self._kernel.reply_error(msg, ename, evalue)
         finally:
-            self._end(msg, token)
+            self._end(msg, tokens)
 
     def _handler_failed(self, msg: Message, exc: Exception) -> None:
         log.error("handler for %s failed", msg.msg_type, exc_info=exc)
