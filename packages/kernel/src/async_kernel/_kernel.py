@@ -23,6 +23,7 @@ from ._context import current_request, install_thread_context_inheritance
 from ._dispatcher import Dispatcher, Handler
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
+from ._gui import GuiManager
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
@@ -60,6 +61,7 @@ class Kernel:
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
         self.comm_manager = CommManager(self)
+        self.gui = GuiManager(self)
         comms = CommHandler(self)
         handlers: dict[str, Handler] = {
             "kernel_info_request": self.kernel_info_request,
@@ -117,8 +119,10 @@ class Kernel:
             self._streams.append(stream)
             setattr(sys, name, stream)
         self.stdin.install()
+        self.gui.start()
 
     def _stop(self) -> None:
+        self.gui.stop()
         self.flush_streams()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         self.transport.stop()
