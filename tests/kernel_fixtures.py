@@ -17,7 +17,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from jupyter_client.blocking.client import BlockingKernelClient
@@ -114,10 +114,16 @@ def stdout_of(messages: list[dict[str, Any]]) -> str:
 
 
 @contextmanager
-def running_kernel(folder: Path, backend: str = "asyncio") -> Iterator[KernelHarness]:
-    """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after."""
+def running_kernel(
+    folder: Path, backend: str = "asyncio", env: Mapping[str, str | None] | None = None
+) -> Iterator[KernelHarness]:
+    """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
+
+    ``env`` adds variables to the kernel's environment; a None value removes one.
+    """
     manager = KernelManager(kernel_name="test", kernel_spec_manager=write_spec(folder, backend))
-    env = dict(os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1", **(env or {}))
+    env = {name: value for name, value in env.items() if value is not None}
     manager.start_kernel(env=env)
     client = manager.client()
     client.start_channels()

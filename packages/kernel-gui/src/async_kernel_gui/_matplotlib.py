@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from async_kernel import GuiUnavailableError
@@ -17,10 +18,28 @@ from async_kernel import GuiUnavailableError
 if TYPE_CHECKING:
     from ._kernel import KernelLike
 
-__all__ = ["INLINE_BACKEND", "InlineIntegration", "IpymplIntegration"]
+__all__ = ["INLINE_BACKEND", "InlineIntegration", "IpymplIntegration", "close_figures_of"]
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 """matplotlib's name for the inline backend; the kernel's default through ``MPLBACKEND``."""
+
+
+def close_figures_of(backend_module: str) -> None:
+    """Close pyplot's figures whose canvas class derives from one in ``backend_module``.
+
+    A toolkit integration calls it when its loop stops: those windows could no longer react,
+    and pyplot would keep drawing into the current one after ``%matplotlib inline``.
+    """
+    if "matplotlib.pyplot" not in sys.modules:
+        return  # no figures yet, and no reason to import matplotlib
+    # Imported here, once the user has imported pyplot.
+    from matplotlib import pyplot
+    from matplotlib._pylab_helpers import Gcf
+
+    for manager in Gcf.get_all_fig_managers():
+        classes = type(manager.canvas).__mro__
+        if any(cls.__module__ == backend_module for cls in classes):
+            pyplot.close(manager.canvas.figure)
 
 
 def _require(module: str, extra: str) -> None:

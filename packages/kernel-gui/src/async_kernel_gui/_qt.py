@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from async_kernel import GuiError, GuiUnavailableError
 
+from ._matplotlib import close_figures_of
 from ._pump import EventPump
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._kernel import KernelLike
 
 __all__ = ["QtIntegration", "find_qt_binding"]
@@ -63,6 +66,7 @@ class QtIntegration:
     def __init__(self) -> None:
         self._pump: EventPump | None = None
         self._app: Any = None
+        self._process_events: Callable[[], None] = lambda: None
 
     def check(self) -> None:
         """Fail with the package to install if no Qt binding is installed."""
@@ -90,14 +94,17 @@ class QtIntegration:
             # deleteLater() is otherwise only honoured by a running exec() loop.
             app.sendPostedEvents(None, deferred_delete)
 
+        self._process_events = process_events
         self._pump = EventPump("qt", process_events)
         self._pump.start(kernel.main_caller)
 
     def disable(self, kernel: KernelLike) -> None:
-        """Stop running Qt's events; windows freeze until it is enabled again."""
+        """Stop running Qt's events; matplotlib's Qt figures close, other windows freeze."""
         del kernel
+        close_figures_of("matplotlib.backends.backend_qt")
         if self._pump is not None:
             self._pump.stop()
+            self._process_events()  # let the closed figures' windows go
         self._pump = None
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from async_kernel import GuiUnavailableError
 
+from ._matplotlib import close_figures_of
 from ._pump import EventPump
 
 if TYPE_CHECKING:
@@ -62,8 +63,9 @@ class TkIntegration:
         self._pump.start(kernel.main_caller)
 
     def disable(self, kernel: KernelLike) -> None:
-        """Stop running Tk's events; open windows freeze until it is enabled again."""
+        """Stop running Tk's events; matplotlib's Tk figures close, other windows freeze."""
         del kernel
+        close_figures_of("matplotlib.backends._backend_tk")
         if self._pump is not None:
             self._pump.stop()
         self._pump = None
