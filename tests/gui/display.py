@@ -71,4 +71,9 @@ def colours_in(image: Image.Image, box: tuple[int, int, int, int]) -> set[tuple[
     """The distinct colours inside ``box`` (left, top, width, height)."""
     left, top, width, height = box
     region = image.crop((left, top, left + width, top + height))
-    return {colour for _, colour in region.getcolors(maxcolors=width * height) or []}
+    colours: set[tuple[int, int, int]] = set()
+    for _, colour in region.getcolors(maxcolors=width * height) or []:
+        assert isinstance(colour, tuple), "an RGB image has (r, g, b) pixels"
+        red, green, blue = colour
+        colours.add((red, green, blue))
+    return colours
