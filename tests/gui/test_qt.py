@@ -1,6 +1,6 @@
 """Live Qt windows (PySide6) from cells over the wire, on a private X display, on both backends.
 
-Each test opens its windows, proves Qt's events run alongside the kernel's loop (a callback
+Each step opens its windows, proves Qt's events run alongside the kernel's loop (a callback
 reaches Python while the kernel answers other requests) and closes them again.
 """
 
@@ -83,7 +83,7 @@ async def ticks_pass(count):
 """
 
 
-def test_qt_window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: Path) -> None:
+def window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: Path) -> None:
     """A Qt window opened from a cell shows up on the display with its content drawn."""
     box = ast.literal_eval(result(gui_kernel, GREEN_WINDOW))
     try:
@@ -96,7 +96,7 @@ def test_qt_window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: P
         ok(gui_kernel, "window.close()")
 
 
-def test_qt_callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> None:
+def callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> None:
     """A button clicked through Qt's loop reaches Python; kernel_info and executes still run."""
     ok(gui_kernel, TICKER)
     try:
@@ -118,7 +118,7 @@ def test_qt_callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> 
         ok(gui_kernel, "close()")
 
 
-def test_interrupts_reach_cells_while_qt_runs(gui_kernel: KernelHarness) -> None:
+def interrupts_reach_cells(gui_kernel: KernelHarness) -> None:
     """Blocking and awaiting cells are interrupted; Qt's loop goes on afterwards."""
     ok(gui_kernel, TICKER)
     try:
@@ -136,7 +136,7 @@ def test_interrupts_reach_cells_while_qt_runs(gui_kernel: KernelHarness) -> None
         ok(gui_kernel, "close()")
 
 
-def test_matplotlib_qt_then_back_to_inline(gui_kernel: KernelHarness) -> None:
+def matplotlib_qt_then_back_to_inline(gui_kernel: KernelHarness) -> None:
     """%matplotlib qt draws figures in Qt windows through the loop; %matplotlib inline returns."""
     ok(
         gui_kernel,
@@ -156,3 +156,16 @@ def test_matplotlib_qt_then_back_to_inline(gui_kernel: KernelHarness) -> None:
     assert "image/png" in figure["data"]
     assert result(gui_kernel, "get_ipython().kernel.gui.active_name") == "'inline'"
     assert result(gui_kernel, "plt.get_fignums()") == "[]"  # the Qt figure was closed
+
+
+def test_qt_windows_live_alongside_the_kernel(
+    gui_kernel: KernelHarness, display: str, tmp_path: Path
+) -> None:
+    """%gui qt and %matplotlib qt over the wire, step by step in one kernel.
+
+    One kernel serves every step: starting it and loading the toolkit is most of the cost.
+    """
+    window_is_drawn(gui_kernel, display, tmp_path)
+    callbacks_run_while_the_kernel_serves(gui_kernel)
+    interrupts_reach_cells(gui_kernel)
+    matplotlib_qt_then_back_to_inline(gui_kernel)

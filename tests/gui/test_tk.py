@@ -1,6 +1,6 @@
 """Live Tk windows from cells over the wire, on a private X display, on asyncio and trio.
 
-Each test opens its windows, proves the Tk loop runs alongside the kernel's (a callback
+Each step opens its windows, proves the Tk loop runs alongside the kernel's (a callback
 reaches Python while the kernel answers other requests) and closes them again.
 """
 
@@ -10,7 +10,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from tests.gui.display import colours_in, screenshot
-from tests.gui.helpers import fails, ok, result
+from tests.gui.helpers import ok, result
 from tests.kernel_fixtures import outputs
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ async def ticks_pass(count):
 """
 
 
-def test_tk_window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: Path) -> None:
+def window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: Path) -> None:
     """A Tk window opened from a cell shows up on the display with its content drawn."""
     box = ast.literal_eval(result(gui_kernel, RED_WINDOW))
     try:
@@ -81,7 +81,7 @@ def test_tk_window_is_drawn(gui_kernel: KernelHarness, display: str, tmp_path: P
         ok(gui_kernel, "root.destroy()")
 
 
-def test_tk_callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> None:
+def callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> None:
     """A button invoked through Tk's loop reaches Python; kernel_info and executes still run."""
     ok(gui_kernel, TICKER)
     try:
@@ -102,7 +102,7 @@ def test_tk_callbacks_run_while_the_kernel_serves(gui_kernel: KernelHarness) -> 
         ok(gui_kernel, "close()")
 
 
-def test_interrupts_reach_cells_while_tk_runs(gui_kernel: KernelHarness) -> None:
+def interrupts_reach_cells(gui_kernel: KernelHarness) -> None:
     """Blocking and awaiting cells are interrupted; the Tk loop goes on afterwards."""
     ok(gui_kernel, TICKER)
     try:
@@ -120,7 +120,7 @@ def test_interrupts_reach_cells_while_tk_runs(gui_kernel: KernelHarness) -> None
         ok(gui_kernel, "close()")
 
 
-def test_matplotlib_tk_then_back_to_inline(gui_kernel: KernelHarness) -> None:
+def matplotlib_tk_then_back_to_inline(gui_kernel: KernelHarness) -> None:
     """%matplotlib tk draws figures in Tk windows through the loop; %matplotlib inline returns."""
     ok(
         gui_kernel,
@@ -142,9 +142,14 @@ def test_matplotlib_tk_then_back_to_inline(gui_kernel: KernelHarness) -> None:
     assert result(gui_kernel, "plt.get_fignums()") == "[]"  # the Tk figure was closed
 
 
-def test_gui_names_that_are_not_installed(gui_kernel: KernelHarness) -> None:
-    """Unknown names list the integrations; the kernel keeps its current loop."""
-    error = fails(gui_kernel, "%gui nonsense")
-    assert error["ename"] == "UnknownGuiError"
-    assert "available: inline, ipympl, qt, tk" in error["evalue"]
-    assert error["traceback"] == [f"UnknownGuiError: {error['evalue']}"]
+def test_tk_windows_live_alongside_the_kernel(
+    gui_kernel: KernelHarness, display: str, tmp_path: Path
+) -> None:
+    """%gui tk and %matplotlib tk over the wire, step by step in one kernel.
+
+    One kernel serves every step: starting it and loading the toolkit is most of the cost.
+    """
+    window_is_drawn(gui_kernel, display, tmp_path)
+    callbacks_run_while_the_kernel_serves(gui_kernel)
+    interrupts_reach_cells(gui_kernel)
+    matplotlib_tk_then_back_to_inline(gui_kernel)
