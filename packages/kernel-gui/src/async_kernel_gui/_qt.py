@@ -67,23 +67,29 @@ class QtIntegration:
         self._pump: EventPump | None = None
         self._app: Any = None
         self._process_events: Callable[[], None] = lambda: None
+        self._probed: set[str] = set()
+        """Bindings whose QApplication was seen to start in a subprocess."""
 
     def check(self) -> None:
-        """Fail with the package to install if no Qt binding is installed."""
-        find_qt_binding()
+        """Fail unless a Qt binding is installed and can open windows here.
+
+        ``%matplotlib qt`` calls this before matplotlib switches backend, so a kernel without
+        a display keeps its backend instead of aborting at the next figure.
+        """
+        binding = find_qt_binding()
+        qt_widgets = _import(binding, "QtWidgets")
+        if qt_widgets.QApplication.instance() is None and binding not in self._probed:
+            _probe_application(binding)
+            self._probed.add(binding)
 
     def enable(self, kernel: KernelLike) -> None:
         """Create the ``QApplication`` if needed and start running its events (main thread)."""
+        self.check()
         binding = find_qt_binding()
-        try:
-            qt_core = importlib.import_module(f"{binding}.QtCore")
-            qt_widgets = importlib.import_module(f"{binding}.QtWidgets")
-        except ImportError as exc:
-            msg = f"{binding} is installed but does not import ({exc}); reinstall it: {INSTALL}"
-            raise GuiUnavailableError(msg) from exc
+        qt_core = _import(binding, "QtCore")
+        qt_widgets = _import(binding, "QtWidgets")
         app = qt_widgets.QApplication.instance()
         if app is None:
-            _probe_application(binding)
             app = qt_widgets.QApplication([sys.argv[0] if sys.argv else "async-kernel"])
         self._app = app
         all_events = qt_core.QEventLoop.ProcessEventsFlag.AllEvents
@@ -106,6 +112,14 @@ class QtIntegration:
             self._pump.stop()
             self._process_events()  # let the closed figures' windows go
         self._pump = None
+
+
+def _import(binding: str, module: str) -> Any:
+    try:
+        return importlib.import_module(f"{binding}.{module}")
+    except ImportError as exc:
+        msg = f"{binding} is installed but does not import ({exc}); reinstall it: {INSTALL}"
+        raise GuiUnavailableError(msg) from exc
 
 
 def _probe_application(binding: str) -> None:

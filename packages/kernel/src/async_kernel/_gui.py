@@ -48,7 +48,7 @@ class GuiIntegration(Protocol):
         ...
 
     def enable(self, kernel: Kernel) -> None:
-        """Start showing output this way (main thread)."""
+        """Start showing output this way (main thread, after :meth:`check` passed)."""
         ...
 
     def disable(self, kernel: Kernel) -> None:
@@ -87,10 +87,13 @@ class GuiManager:
             log.exception("the default GUI integration %r could not be enabled", DEFAULT_GUI)
 
     def stop(self) -> None:
-        """Disable the active integration (main thread, at kernel shutdown)."""
+        """Disable the active integration (main thread, at kernel shutdown); never raises."""
         active, self._active, self.active_name = self._active, None, None
         if active is not None:
-            active.disable(self._kernel)
+            try:
+                active.disable(self._kernel)
+            except Exception:
+                log.exception("the GUI integration could not be disabled at shutdown")
 
     def check(self, gui: str | None) -> None:
         """Fail early if ``gui`` names one of our integrations that cannot work here.
