@@ -95,6 +95,7 @@ class Kernel:
             self.control_caller = Caller.start_new(backend=self.backend, name="Control")
             self._start_shell()
             self.transport.start()
+            self.gui.start()  # after the transport: kernel_info need not wait for it
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             try:
                 await self._shutdown_requested.wait()
@@ -119,7 +120,6 @@ class Kernel:
             self._streams.append(stream)
             setattr(sys, name, stream)
         self.stdin.install()
-        self.gui.start()
 
     def _stop(self) -> None:
         self.gui.stop()
