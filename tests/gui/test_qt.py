@@ -51,7 +51,7 @@ corner = window.mapToGlobal(QtCore.QPoint(0, 0))
 """
 
 TICKER = """
-%gui qt
+%gui qt6
 import anyio
 from PySide6 import QtCore, QtWidgets
 
