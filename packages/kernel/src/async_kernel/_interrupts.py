@@ -9,6 +9,11 @@ Which of the two applies is read from the cell's coroutine: it is suspended exac
 awaits; one not yet started counts as running, since it may never reach an await. The SIGINT
 handler re-reads it in the main thread, so a cell that suspends between the check and the signal is still cancelled.
 Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up here.
+
+CPython runs a signal's handler between bytecodes of the main thread. A SIGINT that lands just
+before the main thread enters a blocking call (``time.sleep``) does not end that call, and its
+handler waits until the call returns; so the controller sends SIGINT again every
+:data:`RESEND_INTERVAL` until the handler has run or the cell has ended.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ __all__ = ["InterruptController", "RunningCell"]
 
 log = logging.getLogger(__name__)
 
+RESEND_INTERVAL = 0.05
+"""Seconds between SIGINTs to a blocked main thread whose handler has not run yet."""
+
 
 @dataclass(slots=True, eq=False)
 class RunningCell:
@@ -50,7 +58,11 @@ class InterruptController:
 
     def __init__(self) -> None:
         self._cells: set[RunningCell] = set()
-        self._lock = threading.Lock()
+        # Reentrant: the SIGINT handler takes it in the main thread, which may hold it already.
+        self._lock = threading.RLock()
+        self._handled = threading.Condition(self._lock)
+        self._handled_signals = 0
+        """How many times the SIGINT handler has run; what the resender waits for."""
         self._main_thread = threading.main_thread()
         self._main_only_signals = 0
         """SIGINTs this controller sent itself, which target the main thread's cells only."""
@@ -85,6 +97,9 @@ class InterruptController:
         finally:
             with self._lock:
                 self._cells.discard(cell)
+                if not self._cells:
+                    self._main_only_signals = 0  # left over from coalesced resends
+                self._handled.notify_all()
 
     @property
     def busy(self) -> bool:
@@ -125,14 +140,36 @@ class InterruptController:
             if in_main_signal_handler:
                 raise KeyboardInterrupt
             with self._lock:
-                self._main_only_signals += 1
-            signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+                handled_before = self._handled_signals
+                self._send_main_sigint()
+            threading.Thread(
+                target=self._resend_until_handled,
+                args=(cell, handled_before),
+                name="async-kernel-interrupt",
+                daemon=True,
+            ).start()
         else:
             raise_in_thread(cell.thread)
+
+    def _send_main_sigint(self) -> None:
+        """SIGINT the main thread for its cells only (call with the lock held)."""
+        self._main_only_signals += 1
+        signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+
+    def _resend_until_handled(self, cell: RunningCell, handled_before: int) -> None:
+        """Send SIGINT again until the handler has run or ``cell`` ended (its own thread)."""
+        with self._lock:
+            while not self._handled.wait_for(
+                lambda: self._handled_signals != handled_before or cell not in self._cells,
+                timeout=RESEND_INTERVAL,
+            ):
+                self._send_main_sigint()
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
         with self._lock:
+            self._handled_signals += 1
+            self._handled.notify_all()
             cells = list(self._cells)
             if self._main_only_signals:
                 self._main_only_signals -= 1
