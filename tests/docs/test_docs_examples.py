@@ -4,8 +4,9 @@ The pages include examples from ``docs/examples/`` (``--8<--`` snippets), so wha
 is what runs here:
 
 - ``*.py``: a script, run with this interpreter; it must exit 0 and print what ``EXPECTED``
-  says. Scripts that start a kernel find the ``async`` and ``async-trio`` specs in a temporary
-  ``JUPYTER_PATH`` installed by the CLI, as a user's ``async-kernel install`` would.
+  says. Client scripts (``client/``) start a kernel: they run once with ``async`` and once with
+  ``async-trio`` as argument, and find those specs in a temporary ``JUPYTER_PATH`` where the
+  CLI installed them, as a user's ``async-kernel install`` would.
 - ``*.ipy``: notebook cells, executed on a kernel of each backend listed, one after another as
   a user runs them. ``# %%`` starts a cell; ``# %% [subshell]`` one that runs in a subshell;
   ``[no-wait]`` sends the next cell as soon as this one has started, so it really runs
@@ -44,7 +45,7 @@ class Expect:
 
     output: tuple[str, ...]
     backends: tuple[str, ...] = BOTH
-    """For ``.ipy`` cells: the kernel backends to run them on."""
+    """For cells and client scripts: the kernel backends to run them on."""
 
 
 EXPECTED: dict[str, Expect] = {
@@ -80,6 +81,7 @@ EXPECTED: dict[str, Expect] = {
             "completions while the cell runs: ['sleep']",
             "blocking cell: error KeyboardInterrupt",
             "awaiting cell: error KeyboardInterrupt",
+            "signalled cell: error KeyboardInterrupt",
             "the kernel goes on: 2",
         )
     ),
@@ -93,6 +95,8 @@ EXPECTED: dict[str, Expect] = {
         )
     ),
     "client/comm_echo.py": Expect(("echoed: {'n': 1}", "echoed: {'n': 2}", "closed: True")),
+    "client/widget_await.py": Expect(("the cell saw the slider move to 7",)),
+    "client/input.py": Expect(("the kernel asks: Your name?", "the cell prints: hello Ada")),
     # Notebook cells
     "cells/tour.ipy": Expect(
         (
@@ -154,10 +158,24 @@ def jupyter_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
 
 
-@pytest.mark.parametrize("name", [name for name in EXPECTED if name.endswith(".py")])
-def test_script_example_runs(name: str, jupyter_env: dict[str, str]) -> None:
+def script_runs() -> list[tuple[str, list[str]]]:
+    """Each script with its arguments: client scripts once per kernel spec (backend)."""
+    runs: list[tuple[str, list[str]]] = []
+    for name, expect in EXPECTED.items():
+        if name.startswith("client/"):
+            runs += [(name, [SPEC_NAMES[backend]]) for backend in expect.backends]
+        elif name.endswith(".py"):
+            runs.append((name, []))
+    return runs
+
+
+SPEC_NAMES = {"asyncio": "async", "trio": "async-trio"}
+
+
+@pytest.mark.parametrize(("name", "arguments"), script_runs())
+def test_script_example_runs(name: str, arguments: list[str], jupyter_env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *arguments],
         capture_output=True,
         text=True,
         timeout=120,

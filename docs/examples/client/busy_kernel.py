@@ -1,11 +1,18 @@
-"""A client's view: the kernel answers while a cell runs, and interrupts stop blocking and
-awaiting cells alike. Needs the ``async`` kernel spec (``async-kernel install``)."""
+"""A client's view: the kernel answers while a cell runs, and interrupts (the message or SIGINT)
+stop blocking and awaiting cells alike.
 
+Needs the ``async`` kernel spec (``async-kernel install``); give ``async-trio`` as the
+argument to run it on trio.
+"""
+
+import signal
+import sys
 from typing import Any
 
 from jupyter_client.manager import start_new_kernel
 
-kernel, client = start_new_kernel(kernel_name="async")
+KERNEL_NAME = sys.argv[1] if len(sys.argv) > 1 else "async"  # or "async-trio"
+kernel, client = start_new_kernel(kernel_name=KERNEL_NAME)
 
 
 def reply_to(msg_id: str) -> dict[str, Any]:
@@ -39,6 +46,12 @@ try:
     kernel.interrupt_kernel()
     reply = reply_to(cell)
     print("awaiting cell:", reply["status"], reply["ename"])
+
+    cell = client.execute("while True: pass")  # a busy loop this time
+    wait_until_started(cell)
+    kernel.signal_kernel(signal.SIGINT)  # a signal works as well as the message
+    reply = reply_to(cell)
+    print("signalled cell:", reply["status"], reply["ename"])
 
     shown: list[dict[str, Any]] = []
     client.execute_interactive("1 + 1", output_hook=shown.append, timeout=30)

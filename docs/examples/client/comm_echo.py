@@ -1,6 +1,11 @@
 """Comms from both ends: a cell registers a target, the client opens a comm to it, sends two
-messages and reads the echoes. Needs the ``async`` kernel spec (``async-kernel install``)."""
+messages and reads the echoes.
 
+Needs the ``async`` kernel spec (``async-kernel install``); give ``async-trio`` as the
+argument to run it on trio.
+"""
+
+import sys
 import uuid
 from typing import Any
 
@@ -17,7 +22,8 @@ def on_open(opened, open_msg):
 comm.get_comm_manager().register_target("echo", on_open)
 """
 
-kernel, client = start_new_kernel(kernel_name="async")
+KERNEL_NAME = sys.argv[1] if len(sys.argv) > 1 else "async"  # or "async-trio"
+kernel, client = start_new_kernel(kernel_name=KERNEL_NAME)
 
 
 def send(msg_type: str, **content: Any) -> str:

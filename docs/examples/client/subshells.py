@@ -1,11 +1,17 @@
-"""Subshells (JEP 91) from a client: create one, run a cell in it while the main shell is
-blocked, list and delete it. Needs the ``async`` kernel spec (``async-kernel install``)."""
+"""Subshells (JEP 91) from a client: create one, run a cell in it while the main shell is blocked,
+list and delete it.
 
+Needs the ``async`` kernel spec (``async-kernel install``); give ``async-trio`` as the
+argument to run it on trio.
+"""
+
+import sys
 from typing import Any
 
 from jupyter_client.manager import start_new_kernel
 
-kernel, client = start_new_kernel(kernel_name="async")
+KERNEL_NAME = sys.argv[1] if len(sys.argv) > 1 else "async"  # or "async-trio"
+kernel, client = start_new_kernel(kernel_name=KERNEL_NAME)
 
 
 def control(msg_type: str, **content: Any) -> dict[str, Any]:
