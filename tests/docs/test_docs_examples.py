@@ -7,6 +7,7 @@ is what runs here:
   says. Client scripts (``client/``) start a kernel: they run once with ``async`` and once with
   ``async-trio`` as argument, and find those specs in a temporary ``JUPYTER_PATH`` where the
   CLI installed them, as a user's ``async-kernel install`` would.
+- ``*.sh``: a shell script, run with bash and the ``async-kernel`` command on ``PATH``.
 - ``*.ipy``: notebook cells, executed on a kernel of each backend listed, one after another as
   a user runs them. ``# %%`` starts a cell; ``# %% [subshell]`` one that runs in a subshell;
   ``[no-wait]`` sends the next cell as soon as this one has started, so it really runs
@@ -74,6 +75,15 @@ EXPECTED: dict[str, Expect] = {
     "caller/errors.py": Expect(
         ("PendingTimeoutError: True", "DeadlockError: True", "NoCallerError: True")
     ),
+    # The command line
+    "cli/specs.sh": Expect(
+        (
+            "Installed kernel spec 'async-trio' (backend trio)",
+            "Installed kernel spec 'short-form' (backend trio)",
+            '"OMP_NUM_THREADS": "4"',
+            "Removed kernel spec 'big'",
+        )
+    ),
     # Driving the kernel from a client
     "client/busy_kernel.py": Expect(
         (
@@ -126,7 +136,7 @@ def example_files() -> list[str]:
     return sorted(
         path.relative_to(EXAMPLES).as_posix()
         for path in EXAMPLES.rglob("*")
-        if path.suffix in (".py", ".ipy")
+        if path.suffix in (".py", ".ipy", ".sh")
     )
 
 
@@ -164,7 +174,7 @@ def script_runs() -> list[tuple[str, list[str]]]:
     for name, expect in EXPECTED.items():
         if name.startswith("client/"):
             runs += [(name, [SPEC_NAMES[backend]]) for backend in expect.backends]
-        elif name.endswith(".py"):
+        elif name.endswith((".py", ".sh")):
             runs.append((name, []))
     return runs
 
@@ -174,13 +184,17 @@ SPEC_NAMES = {"asyncio": "async", "trio": "async-trio"}
 
 @pytest.mark.parametrize(("name", "arguments"), script_runs())
 def test_script_example_runs(name: str, arguments: list[str], jupyter_env: dict[str, str]) -> None:
+    interpreter = "bash" if name.endswith(".sh") else sys.executable
+    # Shell examples call `async-kernel`, which is next to this interpreter.
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(jupyter_env, PATH=os.pathsep.join([bin_dir, jupyter_env.get("PATH", "")]))
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *arguments],
+        [interpreter, str(EXAMPLES / name), *arguments],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env=jupyter_env,
+        env=env,
         cwd=EXAMPLES.parent.parent,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
