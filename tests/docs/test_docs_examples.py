@@ -342,6 +342,18 @@ def test_every_python_block_in_the_docs_runs_or_says_why_not() -> None:
     assert included <= set(EXPECTED), included - set(EXPECTED)
 
 
+_ANY_INCLUDE = re.compile(r'^ *--8<-- "docs/examples/(?P<name>[^"]+)"$', re.MULTILINE)
+
+
+def test_every_example_is_shown_on_a_page() -> None:
+    shown = {
+        match["name"]
+        for page in DOCS.rglob("*.md")
+        for match in _ANY_INCLUDE.finditer(page.read_text())
+    }
+    assert set(EXPECTED) - shown == set()
+
+
 def test_the_block_checker_catches_an_inline_block(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
