@@ -125,6 +125,9 @@ EXPECTED: dict[str, Expect] = {
             "namespace: layered",
         )
     ),
+    "cells/trio_nursery.ipy": Expect(
+        ("done in the long-lived nursery: [0, 1, 2]",), backends=("trio",)
+    ),
     "cells/subshell_parallel.ipy": Expect(("main shell: released by the subshell",)),
     "cells/widgets.ipy": Expect(("observed a change to 5",)),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
