@@ -14,7 +14,6 @@ Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import inspect
 import logging
 import signal
@@ -22,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._context import thread_start_lock
+from ._async_exc import raise_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -46,24 +45,6 @@ class RunningCell:
     """Cancels the cell in its own event loop; callable from any thread."""
 
 
-def _raise_in_thread(thread: threading.Thread) -> None:
-    """Raise KeyboardInterrupt in ``thread`` at its next bytecode (any other thread).
-
-    While a thread starts another, CPython 3.11 briefly gives the new thread's state the
-    starter's id, and ``PyThreadState_SetAsyncExc`` marks the first state with that id: the
-    new thread's. It would die before signalling that it started, and the starter would wait
-    for it forever. Thread starts hold :data:`thread_start_lock`, so taking it here keeps the
-    exception out of that window.
-    """
-    ident = thread.ident
-    if ident is None:
-        return
-    with thread_start_lock:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-        )
-
-
 class InterruptController:
     """Keeps the running cells and interrupts them on request or on SIGINT."""
 
@@ -73,6 +54,16 @@ class InterruptController:
         self._main_thread = threading.main_thread()
         self._main_only_signals = 0
         """SIGINTs this controller sent itself, which target the main thread's cells only."""
+        self._wakers: list[Callable[[], object]] = []
+
+    def add_waker(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` after each interrupt (from the interrupting thread).
+
+        A ``KeyboardInterrupt`` raised in a worker thread only fires when that thread runs
+        Python code again; a thread blocked on a lock (a cell waiting in ``input()``) has to
+        be woken by whoever owns the lock. ``wake`` does that.
+        """
+        self._wakers.append(wake)
 
     def install_signal_handler(self) -> None:
         """Route SIGINT to the running cells (main thread only, once at start)."""
@@ -110,7 +101,15 @@ class InterruptController:
             cells = [cell for cell in self._cells if which is None or which(cell)]
         for cell in cells:
             self._interrupt(cell, in_main_signal_handler=False)
+        self._wake()
         return len(cells)
+
+    def _wake(self) -> None:
+        for wake in self._wakers:
+            try:
+                wake()
+            except Exception:
+                log.exception("waking threads after an interrupt failed")
 
     def _interrupt(self, cell: RunningCell, *, in_main_signal_handler: bool) -> None:
         cell.state.interrupted = True
@@ -129,7 +128,7 @@ class InterruptController:
                 self._main_only_signals += 1
             signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
         else:
-            _raise_in_thread(cell.thread)
+            raise_in_thread(cell.thread)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
@@ -140,5 +139,11 @@ class InterruptController:
                 cells = [cell for cell in cells if cell.thread is self._main_thread]
         # Other threads first: raising in the main thread ends this handler.
         cells.sort(key=lambda cell: cell.thread is self._main_thread)
+        woken = False
         for cell in cells:
+            if cell.thread is self._main_thread and not woken:
+                woken = True
+                self._wake()
             self._interrupt(cell, in_main_signal_handler=True)
+        if not woken:
+            self._wake()

@@ -246,6 +246,8 @@ class Kernel:
             msg = self.codec.deserialize(channel, frames)
         except InvalidMessageError as exc:
             log.warning("rejected a message on %s: %s", channel, exc)
+            if exc.request is not None and channel is not Channel.stdin:
+                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
             return
         if channel is Channel.stdin:
             self.stdin.on_message(msg)
