@@ -31,10 +31,12 @@ RSS_GROWTH_LIMIT = 0.10
 
 PROBE = """
 import os as _soak_os, threading as _soak_threading
+import zmq.utils.garbage as _soak_zmq_gc
+if not _soak_zmq_gc.gc.is_alive():  # started lazily by big sends; start it now so that its
+    _soak_zmq_gc.gc.start()        # thread and sockets are in every probe, not a leak
 _soak_probe = {
     "threads": sorted(t.name for t in _soak_threading.enumerate()
-                      if not t.name.startswith("async-caller-worker")
-                      and type(t).__name__ != "GarbageCollectorThread"),
+                      if not t.name.startswith("async-caller-worker")),
     "fds": sum(
         1 for _soak_fd in _soak_os.listdir("/proc/self/fd")
         if not _soak_os.path.realpath(f"/proc/self/fd/{_soak_fd}").endswith("-journal")
@@ -42,8 +44,9 @@ _soak_probe = {
 }
 """
 """The kernel's threads and open files. Left out: idle pool workers, which linger by design,
-pyzmq's garbage-collector thread (started once, at the first large zero-copy send), and
-SQLite's journal, open only while the history thread writes a batch."""
+and SQLite's journal, open only while the history thread writes a batch. pyzmq's garbage
+collector (a thread and sockets, started once at the first large zero-copy send) is started
+by the first probe, so that it counts in every probe."""
 
 ECHO_TARGET = """
 import comm as _soak_comm
