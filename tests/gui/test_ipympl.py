@@ -25,18 +25,37 @@ def canvas_opens(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def custom(kernel: KernelHarness, comm_id: str, content: dict[str, Any]) -> list[dict[str, Any]]:
-    """Send a widget ``custom`` message as ipympl's frontend does; return what it caused."""
+def custom(
+    kernel: KernelHarness, comm_id: str, content: dict[str, Any], subshell_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Send a widget ``custom`` message as ipympl's frontend does; return what it caused.
+
+    With ``subshell_id`` it goes through that subshell, as JupyterLab 4.4+ sends comms.
+    """
     msg = kernel.client.session.msg(
         "comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
     )
+    if subshell_id is not None:
+        msg["header"]["subshell_id"] = subshell_id
     kernel.client.shell_channel.send(msg)
     return kernel.iopub_for(msg["header"]["msg_id"])
 
 
-@pytest.mark.parametrize("magic", ["%matplotlib widget", "%matplotlib ipympl"])
-def test_figure_is_a_comm_widget_that_draws_on_request(kernel: KernelHarness, magic: str) -> None:
-    """The figure opens an MPLCanvasModel comm and is displayed; a draw request sends a PNG."""
+@pytest.mark.parametrize(
+    ("magic", "through_subshell"),
+    [("%matplotlib widget", False), ("%matplotlib ipympl", False), ("%matplotlib widget", True)],
+)
+def test_figure_is_a_comm_widget_that_draws_on_request(
+    kernel: KernelHarness, magic: str, through_subshell: bool
+) -> None:
+    """The figure opens an MPLCanvasModel comm and is displayed; a draw request sends a PNG.
+
+    Also with the frontend's messages sent through a subshell (JupyterLab's default).
+    """
+    subshell_id = None
+    if through_subshell:
+        created = kernel.send("control", "create_subshell_request", {})
+        subshell_id = kernel.reply_for(created, "control")["content"]["subshell_id"]
     ok(kernel, magic)
     messages = ok(kernel, "import matplotlib.pyplot as plt\nfig = plt.figure()\nplt.plot([1, 2]);")
     (opened,) = canvas_opens(messages)
@@ -44,10 +63,10 @@ def test_figure_is_a_comm_widget_that_draws_on_request(kernel: KernelHarness, ma
     shown = [c["data"][WIDGET_MIME]["model_id"] for c in outputs(messages, "display_data")]
     assert shown == [comm_id]
 
-    custom(kernel, comm_id, {"type": "initialized"})
+    custom(kernel, comm_id, {"type": "initialized"}, subshell_id)
     replies = [
         c
-        for c in outputs(custom(kernel, comm_id, {"type": "draw"}), "comm_msg")
+        for c in outputs(custom(kernel, comm_id, {"type": "draw"}, subshell_id), "comm_msg")
         if c["comm_id"] == comm_id
     ]
     binary = [
@@ -56,6 +75,9 @@ def test_figure_is_a_comm_widget_that_draws_on_request(kernel: KernelHarness, ma
     assert binary, [c["data"] for c in replies]
     ok(kernel, "plt.close('all')\n%matplotlib inline")
     assert result(kernel, "get_ipython().kernel.gui.active_name") == "'inline'"
+    if subshell_id is not None:
+        deleted = kernel.send("control", "delete_subshell_request", {"subshell_id": subshell_id})
+        assert kernel.reply_for(deleted, "control")["content"]["status"] == "ok"
 
 
 def test_switching_back_to_inline_shows_images(kernel: KernelHarness) -> None:
