@@ -94,6 +94,7 @@ class Kernel:
             self._start_shell()
             self.transport.start()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            self.interrupts.watch_signals()
             try:
                 await self._shutdown_requested.wait()
             finally:
@@ -127,9 +128,10 @@ class Kernel:
             history.end_session()
             history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
 
-    def request_shutdown(self) -> None:
-        """Stop serving: interrupt running cells, then end :meth:`run` (any thread)."""
-        self.interrupts.interrupt()
+    def request_shutdown(self, interrupt: bool = True) -> None:
+        """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
+        if interrupt:
+            self.interrupts.interrupt()
         event = self._shutdown_requested
         if event is not None:
             self.main_caller.call_soon(event.set)
