@@ -192,8 +192,12 @@ def test_input_reply_from_client_input_reaches_the_cell(tmp_path: Path) -> None:
         msg_id = kernel.client.execute("print(input())", allow_stdin=True)
         kernel.client.get_stdin_msg(timeout=TIMEOUT)
         kernel.client.input("typed")
-        # By msg_id: wait_for_ready may leave a second kernel_info_reply on shell.
-        reply = kernel.reply_for(msg_id)
+        try:
+            # wait_for_ready may have left extra kernel_info replies: wait for this request's.
+            reply = kernel.reply_for(msg_id)
+        finally:
+            kernel.send("control", "interrupt_request", {})
+        assert reply["parent_header"]["msg_id"] == msg_id
         assert reply["content"]["status"] == "ok"
 
 

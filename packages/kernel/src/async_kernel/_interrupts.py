@@ -14,7 +14,6 @@ Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import inspect
 import logging
 import queue
@@ -23,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._async_exc import raise_in_thread
 from ._signal_watch import SignalWatcher
 
 if TYPE_CHECKING:
@@ -45,15 +45,6 @@ class RunningCell:
     coroutine: CoroutineType[Any, Any, Any] | None
     cancel: Callable[[], object]
     """Cancels the cell in its own event loop; callable from any thread."""
-
-
-def _raise_in_thread(thread: threading.Thread) -> None:
-    ident = thread.ident
-    if ident is None:
-        return
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-    )
 
 
 _MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
@@ -162,10 +153,14 @@ class InterruptController:
         """Whether any cell is running."""
         return bool(self._cells)
 
-    def interrupt(self) -> int:
-        """Interrupt every running cell (any thread); return how many were running."""
+    def interrupt(self, which: Callable[[RunningCell], bool] | None = None) -> int:
+        """Interrupt every running cell, or those ``which`` picks (any thread).
+
+        Returns:
+            How many cells were interrupted.
+        """
         with self._lock:
-            cells = list(self._cells)
+            cells = [cell for cell in self._cells if which is None or which(cell)]
         for cell in cells:
             self._interrupt(cell, in_main_signal_handler=False)
         self._wake()
@@ -199,7 +194,7 @@ class InterruptController:
                 self._main_only_signals += 1
             signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
         else:
-            _raise_in_thread(cell.thread)
+            raise_in_thread(cell.thread)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         del frame
