@@ -105,6 +105,7 @@ class Kernel:
             caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            self.interrupts.watch_signals()
             try:
                 await self._shutdown_requested.wait()
             finally:
@@ -141,9 +142,10 @@ class Kernel:
             history.end_session()
             history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
 
-    def request_shutdown(self) -> None:
-        """Stop serving: interrupt running cells, then end :meth:`run` (any thread)."""
-        self.interrupts.interrupt()
+    def request_shutdown(self, interrupt: bool = True) -> None:
+        """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
+        if interrupt:
+            self.interrupts.interrupt()
         event = self._shutdown_requested
         if event is not None:
             self.main_caller.call_soon(event.set)
