@@ -7,6 +7,7 @@ never shows the key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -89,13 +90,23 @@ def start_kernel(tmp_path: Path, backend: str) -> Iterator[Any]:
             kernel.process.wait()
 
 
-def listening_addresses(ports: set[int]) -> set[str]:
-    """The hex local addresses (as in /proc/net/tcp) listening on any of ``ports``."""
+def listening_addresses(pid: int, ports: set[int]) -> set[str]:
+    """The hex local addresses (as in /proc/net/tcp) where process ``pid`` listens on ``ports``.
+
+    Matched by socket inode, not port alone: a kernel of a parallel test may listen on the
+    same port number at another address.
+    """
+    inodes: set[str] = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
     addresses: set[str] = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         address, port = fields[1].split(":")
-        if int(port, 16) in ports and fields[3] == "0A":
+        if int(port, 16) in ports and fields[3] == "0A" and fields[9] in inodes:
             addresses.add(address)
     return addresses
 
@@ -129,7 +140,8 @@ def test_written_connection_file_is_owner_only_and_binds_loopback(
     assert info["ip"] == address
     assert info["signature_scheme"] == "hmac-sha256"
     assert len(info["key"]) == 64
-    assert listening_addresses({info[name] for name in PORT_NAMES}) == {hex_address}
+    ports = {info[name] for name in PORT_NAMES}
+    assert listening_addresses(kernel.process.pid, ports) == {hex_address}
     client = client_for(kernel.path)
     try:
         reply = client.execute_interactive("x = 1", timeout=TIMEOUT)

@@ -215,7 +215,12 @@ class InterruptController:
                 daemon=True,
             ).start()
         else:
-            raise_in_thread(cell.thread)
+            # Only while the cell is registered: its thread unregisters it under this lock,
+            # so the exception lands in the cell or the handler around it, never in the
+            # event loop after it (which would kill that shell's loop).
+            with self._lock:
+                if cell in self._cells:
+                    raise_in_thread(cell.thread)
 
     def _send_main_sigint(self) -> None:
         """SIGINT the main thread for its cells only (call with the lock held)."""
@@ -239,8 +244,14 @@ class InterruptController:
             self._handled.notify_all()
             cells = list(self._cells)
             if self._main_only_signals:
+                # One this controller sent: it is for the main-thread cells asked to stop. A
+                # resend that lands late must not stop the cell that has started since.
                 self._main_only_signals -= 1
-                cells = [cell for cell in cells if cell.thread is self._main_thread]
+                cells = [
+                    cell
+                    for cell in cells
+                    if cell.thread is self._main_thread and cell.state.interrupted
+                ]
         self._interrupt_from_signal_handler(cells)
 
     def interrupt_from_signal_handler(self) -> None:
