@@ -12,8 +12,9 @@ Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up 
 
 CPython runs a signal's handler between bytecodes of the main thread. A SIGINT that lands just
 before the main thread enters a blocking call (``time.sleep``) does not end that call, and its
-handler waits until the call returns; so the controller sends SIGINT again every
-:data:`RESEND_INTERVAL` until the handler has run or the cell has ended.
+handler waits until the call returns; the signal watcher (``_signal_watch``) sends it again.
+A signal can then be handled twice: a SIGINT this controller sent (or a copy of one) stops
+only the main-thread cells that were asked to stop, never one that started in between.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ __all__ = ["InterruptController", "RunningCell"]
 
 log = logging.getLogger(__name__)
 
-RESEND_INTERVAL = 0.05
 """Seconds between SIGINTs to a blocked main thread whose handler has not run yet."""
 
 
@@ -86,9 +86,6 @@ class InterruptController:
         self._cells: set[RunningCell] = set()
         # Reentrant: the SIGINT handler takes it in the main thread, which may hold it already.
         self._lock = threading.RLock()
-        self._handled = threading.Condition(self._lock)
-        self._handled_signals = 0
-        """How many times the SIGINT handler has run; what the resender waits for."""
         self._main_thread = threading.main_thread()
         self._main_only_signals = 0
         """SIGINTs this controller sent itself, which target the main thread's cells only."""
@@ -119,10 +116,20 @@ class InterruptController:
         self.signal_watcher.start()
 
     def _resend_wanted(self, signum: int) -> bool:
+        """Whether the watcher should send ``signum`` again (watcher thread).
+
+        A resent SIGINT may be handled besides a late original: when the outstanding one
+        is this controller's, the copy is counted as ours too, so that it stops only the
+        cells that were asked to stop.
+        """
         if signum != signal.SIGINT:
             return True
         with self._lock:
-            return any(cell.thread is self._main_thread for cell in self._cells)
+            if not any(cell.thread is self._main_thread for cell in self._cells):
+                return False
+            if self._main_only_signals:
+                self._main_only_signals += 1
+            return True
 
     def defer_from_signal_handler(self, func: Callable[[], object]) -> None:
         """Run ``func`` soon in a helper thread; safe to call from a signal handler.
@@ -161,7 +168,6 @@ class InterruptController:
                 self._cells.discard(cell)
                 if not self._cells:
                     self._main_only_signals = 0  # left over from coalesced resends
-                self._handled.notify_all()
 
     @property
     def busy(self) -> bool:
@@ -206,14 +212,7 @@ class InterruptController:
             if in_main_signal_handler:
                 raise KeyboardInterrupt
             with self._lock:
-                handled_before = self._handled_signals
                 self._send_main_sigint()
-            threading.Thread(
-                target=self._resend_until_handled,
-                args=(cell, handled_before),
-                name="async-kernel-interrupt",
-                daemon=True,
-            ).start()
         else:
             # Only while the cell is registered: its thread unregisters it under this lock,
             # so the exception lands in the cell or the handler around it, never in the
@@ -227,21 +226,10 @@ class InterruptController:
         self._main_only_signals += 1
         signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
 
-    def _resend_until_handled(self, cell: RunningCell, handled_before: int) -> None:
-        """Send SIGINT again until the handler has run or ``cell`` ended (its own thread)."""
-        with self._lock:
-            while not self._handled.wait_for(
-                lambda: self._handled_signals != handled_before or cell not in self._cells,
-                timeout=RESEND_INTERVAL,
-            ):
-                self._send_main_sigint()
-
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         del frame
         self.signal_watcher.acknowledge(signum)
         with self._lock:
-            self._handled_signals += 1
-            self._handled.notify_all()
             cells = list(self._cells)
             if self._main_only_signals:
                 # One this controller sent: it is for the main-thread cells asked to stop. A
