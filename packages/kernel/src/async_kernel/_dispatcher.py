@@ -67,6 +67,7 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "comm_close": _modes(RunMode.queue),
     "comm_info_request": _modes(RunMode.direct),
     "shutdown_request": _modes(RunMode.direct, (Channel.control,)),
+    "debug_request": _modes(RunMode.queue, (Channel.control,)),
 }
 """The run mode of each request type on each channel; other pairs are unknown requests."""
 

@@ -20,6 +20,7 @@ from async_caller import Caller
 from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
 from ._context import current_request, install_thread_context_inheritance
+from ._debugger import Debugger
 from ._dispatcher import Dispatcher, Handler
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
@@ -61,6 +62,7 @@ class Kernel:
         self._introspection = IntrospectionHandler(self)
         self.comm_manager = CommManager(self)
         comms = CommHandler(self)
+        self.debugger = Debugger(self)
         handlers: dict[str, Handler] = {
             "kernel_info_request": self.kernel_info_request,
             "interrupt_request": self.interrupt_request,
@@ -74,6 +76,7 @@ class Kernel:
             "comm_msg": comms.comm_msg,
             "comm_close": comms.comm_close,
             "comm_info_request": comms.comm_info_request,
+            "debug_request": self.debugger.debug_request,
         }
         self.dispatcher = Dispatcher(self, handlers)
         self.shell: KernelShell
@@ -129,7 +132,7 @@ class Kernel:
 
     def request_shutdown(self) -> None:
         """Stop serving: interrupt running cells, then end :meth:`run` (any thread)."""
-        self.interrupts.interrupt()
+        self.debugger.resume_then(self.interrupts.interrupt)
         event = self._shutdown_requested
         if event is not None:
             self.main_caller.call_soon(event.set)
@@ -260,13 +263,13 @@ class Kernel:
                 {"text": "Python Reference", "url": "https://docs.python.org/3/"},
                 {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/"},
             ],
-            "debugger": False,
-            "supported_features": [],
+            "debugger": self.debugger.available,
+            "supported_features": ["debugger"] if self.debugger.available else [],
         }
 
     def interrupt_request(self, msg: Message) -> None:
         """Interrupt every running cell, blocking or awaiting (IO thread)."""
-        self.interrupts.interrupt()
+        self.debugger.resume_then(self.interrupts.interrupt)
         self.reply(msg, "interrupt_reply", {"status": "ok"})
 
     def shutdown_request(self, msg: Message) -> None:

@@ -19,6 +19,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
+from ._cell_files import CellCompiler
 from ._context import current_request
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class KernelShell(InteractiveShell):
 
     displayhook_class = Type(KernelDisplayHook)
     display_pub_class = Type(KernelDisplayPublisher)
+    compiler_class = Type(CellCompiler)  # cells are named after their code's hash (debugger)
     sink: OutputSink = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
     kernel = AnyTrait(None, help="The kernel this shell belongs to (libraries look for it).")
 

@@ -1,0 +1,535 @@
+"""The Jupyter debugger protocol (``debug_request`` on control) over debugpy.
+
+Design: the kernel is a proxy between the frontend and debugpy's adapter. ``debugpy.listen``
+starts the adapter (a subprocess) once per kernel process; a :class:`DebugpyClient` in the
+control thread's event loop connects to it. Requests that debugpy understands are forwarded;
+the Jupyter additions (``debugInfo``, ``dumpCell``, ``inspectVariables``,
+``richInspectVariables``, ``copyToGlobals``) are answered here; adapter events go to iopub as
+``debug_event``.
+
+Threads: everything here runs in the control thread's loop, except :meth:`resume_then`, which
+the IO thread calls. The control and IO threads are hidden from debugpy, so a breakpoint that
+stops a cell (main thread, subshell or worker thread) never stops the control channel.
+Variables come from the stopped frame through debugpy, so the namespace shown is that of
+whichever shell ran the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import logging
+import reprlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from async_caller import Caller
+
+from ._cell_files import cell_files
+from ._debugpy_client import DapMessage, DebugpyClient, DebugpyClosedError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._kernel import Kernel
+    from ._message import Message
+
+__all__ = ["Debugger", "rich_bundle_json"]
+
+log = logging.getLogger(__name__)
+
+LOCALHOST = "127.0.0.1"
+REQUEST_TIMEOUT = 20.0
+"""Seconds to wait for debugpy's answer before the frontend gets an error response."""
+RESUME_TIMEOUT = 5.0
+
+_KERNEL_MODULES = (
+    "async_kernel",
+    "async_kernel_trio",
+    "async_caller",
+    "IPython",
+    "anyio",
+    "aiologic",
+    "asyncio",
+    "trio",
+    "zmq",
+    "traitlets",
+    "comm",
+)
+"""Packages whose frames are the kernel's machinery, never the user's code."""
+
+_FORWARDED = frozenset(
+    {
+        "completions",
+        "continue",
+        "evaluate",
+        "exceptionInfo",
+        "goto",
+        "gotoTargets",
+        "loadedSources",
+        "modules",
+        "next",
+        "pause",
+        "scopes",
+        "setExceptionBreakpoints",
+        "setExpression",
+        "setFunctionBreakpoints",
+        "setVariable",
+        "source",
+        "stepIn",
+        "stepInTargets",
+        "stepOut",
+        "threads",
+        "variables",
+    }
+)
+"""Standard DAP requests passed to debugpy as they are."""
+
+_RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto"})
+
+_value_repr = reprlib.Repr()
+_value_repr.maxstring = _value_repr.maxother = 200
+
+
+class DapError(Exception):
+    """A request the debugger cannot carry out; its message goes to the frontend."""
+
+
+def _package_folders() -> list[str]:
+    folders: list[str] = []
+    for name in _KERNEL_MODULES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            folders.extend(str(Path(folder)) for folder in spec.submodule_search_locations)
+    return folders
+
+
+def rich_bundle_json(value: object) -> str:
+    """Format ``value`` with IPython's display formatter; JSON of ``{data, metadata}``.
+
+    Evaluated by debugpy inside a stopped frame (``richInspectVariables``), so it must be
+    importable by name and return something whose repr carries the whole result.
+    """
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return json.dumps({"data": {"text/plain": repr(value)}, "metadata": {}})
+    formatter: Any = shell.display_formatter
+    data, metadata = formatter.format(value)
+    return json.dumps({"data": data, "metadata": metadata}, default=repr)
+
+
+def _response(request: DapMessage, body: dict[str, Any] | None = None) -> DapMessage:
+    return {
+        "type": "response",
+        "seq": 0,
+        "request_seq": request.get("seq", 0),
+        "success": True,
+        "command": request.get("command", ""),
+        "body": body or {},
+    }
+
+
+def _error(request: DapMessage, message: str) -> DapMessage:
+    response = _response(request)
+    response["success"] = False
+    response["message"] = message
+    return response
+
+
+def _identifier(arguments: dict[str, Any], key: str, command: str) -> str:
+    value = arguments.get(key)
+    if not isinstance(value, str) or not value.isidentifier():
+        raise DapError(f"{command!r} needs arguments.{key}: a Python name, not {value!r}")
+    return value
+
+
+def _integer(arguments: dict[str, Any], key: str, command: str) -> int:
+    value = arguments.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DapError(f"{command!r} needs arguments.{key}: an integer, not {value!r}")
+    return value
+
+
+class Debugger:
+    """Answers ``debug_request`` messages; one per kernel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.available = importlib.util.find_spec("debugpy") is not None
+        """Whether debugpy can be imported (kernel_info advertises the debugger only then)."""
+        self._endpoint: tuple[str, int] | None = None
+        self._client: DebugpyClient | None = None
+        self._capabilities: dict[str, Any] | None = None
+        self._attached = False
+        self._breakpoints: dict[str, list[dict[str, Any]]] = {}
+        self._stopped_threads: set[int] = set()
+        self._last_request: Message | None = None
+        self._local: dict[str, Callable[[DapMessage, dict[str, Any]], Awaitable[DapMessage]]] = {
+            "initialize": self._initialize,
+            "attach": self._attach,
+            "configurationDone": self._configuration_done,
+            "debugInfo": self._debug_info,
+            "dumpCell": self._dump_cell,
+            "setBreakpoints": self._set_breakpoints,
+            "stackTrace": self._stack_trace,
+            "inspectVariables": self._inspect_variables,
+            "richInspectVariables": self._rich_inspect_variables,
+            "copyToGlobals": self._copy_to_globals,
+            "disconnect": self._disconnect,
+        }
+
+    @property
+    def stopped_threads(self) -> frozenset[int]:
+        """The DAP ids of the threads debugpy holds at a breakpoint or step."""
+        return frozenset(self._stopped_threads)
+
+    # --- the handler (control thread) -------------------------------------------------------
+
+    async def debug_request(self, msg: Message) -> None:
+        """Answer one ``debug_request`` with a ``debug_reply`` holding the DAP response."""
+        self._last_request = msg
+        response = await self.handle(msg.content)
+        self._kernel.reply(msg, "debug_reply", response)
+
+    async def handle(self, request: DapMessage) -> DapMessage:
+        """Carry out one DAP request; every failure becomes a ``success: false`` response."""
+        command = request.get("command")
+        arguments = request.get("arguments", {})
+        if not isinstance(command, str):
+            return _error(request, f"a debug request needs a 'command' string, not {command!r}")
+        if not isinstance(arguments, dict):
+            return _error(request, f"{command!r} needs 'arguments' to be an object")
+        if not self.available and command != "debugInfo":
+            return _error(request, "the debugger needs debugpy: pip install debugpy")
+        handler = self._local.get(command)
+        if handler is None and command not in _FORWARDED:
+            return _error(request, f"unknown debug command {command!r}")
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                if handler is not None:
+                    return await handler(request, arguments)
+                return await self._forward(request, arguments)
+        except DapError as exc:
+            return _error(request, str(exc))
+        except TimeoutError:
+            return _error(request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s")
+        except DebugpyClosedError as exc:
+            self._forget_session()
+            return _error(request, f"{exc}; send 'initialize' and 'attach' again")
+        except Exception as exc:
+            log.exception("debug request %r failed", command)
+            return _error(request, f"{type(exc).__name__}: {exc}")
+
+    # --- talking to debugpy -----------------------------------------------------------------
+
+    def _connected(self) -> DebugpyClient:
+        client = self._client
+        if client is None or client.closed or not self._attached:
+            raise DapError("the debugger is not started: send 'initialize' and 'attach' first")
+        return client
+
+    async def _forward(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        return await self._forward_to(self._connected(), request, arguments)
+
+    @staticmethod
+    async def _forward_to(
+        client: DebugpyClient, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        response = await client.request(request["command"], arguments)
+        response["request_seq"] = request.get("seq", 0)
+        return response
+
+    async def _start_adapter(self) -> tuple[str, int]:
+        """Start debugpy's adapter once per process (a worker thread: ``listen`` blocks)."""
+        endpoint = self._endpoint
+        if endpoint is None:
+            self._hide_kernel_threads()
+            endpoint = await Caller.to_thread(_listen)
+            self._endpoint = endpoint
+        return endpoint
+
+    def _hide_kernel_threads(self) -> None:
+        """Keep debugpy out of the control, IO and history threads: they must never stop."""
+        hidden = {threading.current_thread(), self._kernel.control_caller.thread}
+        hidden.update(t for t in threading.enumerate() if t.name.startswith("async-kernel-"))
+        history = self._kernel.shell.history_manager
+        save_thread = getattr(history, "save_thread", None)
+        if isinstance(save_thread, threading.Thread):
+            hidden.add(save_thread)
+        for thread in hidden:
+            thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
+            thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
+
+    def _on_message(self, message: DapMessage) -> None:
+        """Track stopped threads and publish events (control thread, in adapter order)."""
+        body = message.get("body") or {}
+        if message.get("type") == "response":
+            if message.get("command") in _RESUMING and message.get("success"):
+                self._stopped_threads.clear()  # debugpy resumes every thread
+            return
+        event = message.get("event")
+        thread_id = body.get("threadId")
+        if event == "stopped" and isinstance(thread_id, int):
+            self._stopped_threads.add(thread_id)
+        elif event == "continued":
+            if body.get("allThreadsContinued", True):
+                self._stopped_threads.clear()
+            else:
+                self._stopped_threads.discard(thread_id)
+        elif event == "thread" and body.get("reason") == "exited":
+            self._stopped_threads.discard(thread_id)
+        elif event in ("terminated", "exited"):
+            self._stopped_threads.clear()
+        self._kernel.publish("debug_event", message, self._last_request)
+
+    def _forget_session(self) -> None:
+        self._client = None
+        self._capabilities = None
+        self._attached = False
+        self._breakpoints.clear()
+        self._stopped_threads.clear()
+
+    # --- the session ------------------------------------------------------------------------
+
+    async def _initialize(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        if self._capabilities is not None and self._client is not None and not self._client.closed:
+            return _response(request, self._capabilities)
+        host, port = await self._start_adapter()
+        client = await DebugpyClient.connect(host, port, self._on_message)
+        Caller.get_current().call_soon(client.read_forever)
+        self._client = client
+        response = await self._forward_to(client, request, arguments)
+        if response.get("success"):
+            self._capabilities = response.get("body") or {}
+        return response
+
+    async def _attach(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """Attach, then finish debugpy's configuration here.
+
+        debugpy answers ``attach`` only after ``configurationDone``, while JupyterLab waits
+        for the attach reply before sending it; so the kernel sends ``configurationDone``
+        itself and answers the frontend's own ones locally.
+        """
+        client = self._client
+        if client is None or client.closed or self._capabilities is None:
+            raise DapError("send 'initialize' before 'attach'")
+        if self._attached:
+            return _response(request)
+        assert self._endpoint is not None
+        host, port = self._endpoint
+        arguments = {
+            "justMyCode": True,
+            **arguments,
+            "connect": {"host": host, "port": port},
+            "rules": [
+                *arguments.get("rules", []),
+                *({"path": folder, "include": False} for folder in _package_folders()),
+            ],
+        }
+        initialized = client.expect_event("initialized")
+        seq = await client.send_request("attach", arguments)
+        await initialized()
+        done = await client.request("configurationDone")
+        if not done.get("success"):
+            log.warning("debugpy refused configurationDone: %s", done.get("message"))
+        response = await client.response(seq)
+        response["request_seq"] = request.get("seq", 0)
+        self._attached = bool(response.get("success"))
+        return response
+
+    async def _configuration_done(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        del arguments
+        self._connected()
+        return _response(request)
+
+    async def _disconnect(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        client = self._client
+        if client is None or client.closed:
+            self._forget_session()
+            return _response(request)
+        # Never let a frontend end the kernel process through the debugger.
+        arguments = {**arguments, "terminateDebuggee": False, "restart": False}
+        try:
+            response = await self._forward_to(client, request, arguments)
+        finally:
+            await client.aclose()
+            self._forget_session()
+        return response
+
+    async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        del arguments
+        return _response(
+            request,
+            {
+                "isStarted": self._attached,
+                "hashMethod": "Murmur2",
+                "hashSeed": cell_files.seed,
+                "tmpFilePrefix": cell_files.prefix,
+                "tmpFileSuffix": cell_files.suffix,
+                "breakpoints": [
+                    {"source": path, "breakpoints": points}
+                    for path, points in self._breakpoints.items()
+                ],
+                "stoppedThreads": sorted(self._stopped_threads),
+                "richRendering": True,
+                "exceptionPaths": ["Python Exceptions"],
+                "copyToGlobals": True,
+            },
+        )
+
+    async def _dump_cell(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        code = arguments.get("code")
+        if not isinstance(code, str):
+            raise DapError(f"'dumpCell' needs arguments.code: a string, not {code!r}")
+        path = await Caller.to_thread(cell_files.dump, code)
+        return _response(request, {"sourcePath": path})
+
+    async def _set_breakpoints(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        source = arguments.get("source")
+        path = source.get("path") if isinstance(source, dict) else None
+        points = arguments.get("breakpoints", [])
+        if not isinstance(path, str) or not isinstance(points, list):
+            raise DapError("'setBreakpoints' needs arguments.source.path and a breakpoints list")
+        response = await self._forward(request, arguments)
+        if response.get("success"):
+            if points:
+                self._breakpoints[path] = points
+            else:
+                self._breakpoints.pop(path, None)
+        return response
+
+    # --- what a stopped thread shows --------------------------------------------------------
+
+    async def _stack_trace(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        _integer(arguments, "threadId", "stackTrace")
+        response = await self._forward(request, arguments)
+        body = response.get("body")
+        if response.get("success") and isinstance(body, dict):
+            frames = _users_frames(body.get("stackFrames", []))
+            body["stackFrames"] = frames
+            body["totalFrames"] = len(frames)
+        return response
+
+    async def _evaluate_in_frame(self, frame_id: int, expression: str) -> str:
+        response = await self._connected().request(
+            "evaluate",
+            {"expression": expression, "frameId": frame_id, "context": "clipboard"},
+        )
+        if not response.get("success"):
+            raise DapError(response.get("message") or f"cannot evaluate {expression!r}")
+        return (response.get("body") or {}).get("result", "")
+
+    async def _inspect_variables(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        del arguments
+        shell = self._kernel.shell
+        hidden = shell.user_ns_hidden
+        variables: list[dict[str, Any]] = []
+        for name, value in list(shell.user_ns.items()):
+            if name.startswith("_") or (name in hidden and hidden[name] is value):
+                continue
+            try:
+                text = _value_repr.repr(value)
+            except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not hide the rest
+                text = f"<repr failed: {type(exc).__name__}>"
+            variables.append(
+                {
+                    "name": name,
+                    "value": text,
+                    "type": type(value).__qualname__,
+                    "evaluateName": name,
+                    "variablesReference": 0,
+                }
+            )
+        return _response(request, {"variables": variables})
+
+    async def _rich_inspect_variables(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        name = _identifier(arguments, "variableName", "richInspectVariables")
+        frame_id = arguments.get("frameId")
+        if isinstance(frame_id, int) and self._stopped_threads:
+            expression = (
+                f"__import__('async_kernel._debugger', fromlist=['_']).rich_bundle_json({name})"
+            )
+            result = await self._evaluate_in_frame(frame_id, expression)
+            try:
+                bundle = json.loads(ast.literal_eval(result))
+            except (ValueError, SyntaxError) as exc:
+                raise DapError(f"cannot render {name!r}: {result}") from exc
+        else:
+            namespace = self._kernel.shell.user_ns
+            if name not in namespace:
+                raise DapError(f"no variable named {name!r}")
+            bundle = json.loads(rich_bundle_json(namespace[name]))
+        return _response(request, bundle)
+
+    async def _copy_to_globals(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        source = _identifier(arguments, "srcVariableName", "copyToGlobals")
+        target = _identifier(arguments, "dstVariableName", "copyToGlobals")
+        frame_id = _integer(arguments, "srcFrameId", "copyToGlobals")
+        # The frame's globals are the namespace of the shell that ran the cell.
+        await self._evaluate_in_frame(frame_id, f"globals().__setitem__({target!r}, {source})")
+        return _response(request)
+
+    # --- interrupts and shutdown (IO thread) ------------------------------------------------
+
+    def resume_then(self, action: Callable[[], object]) -> None:
+        """Run ``action`` (an interrupt) once no thread is held by the debugger.
+
+        A thread stopped at a breakpoint waits inside debugpy; an interrupt delivered there
+        would land in debugpy's own code. So the threads are resumed first, and the action
+        runs once debugpy reports them running again (any thread).
+        """
+        client = self._client
+        if not self._stopped_threads or client is None or client.closed:
+            action()
+            return
+        self._kernel.control_caller.call_soon(self._resume_and_run, client, action)
+
+    async def _resume_and_run(self, client: DebugpyClient, action: Callable[[], object]) -> None:
+        try:
+            thread_id = next(iter(self._stopped_threads), None)
+            if thread_id is not None:
+                continued = client.expect_event("continued")
+                with anyio.move_on_after(RESUME_TIMEOUT):
+                    await client.request("continue", {"threadId": thread_id})
+                    await continued()
+        except Exception:
+            log.exception("could not resume the debugged threads")
+        finally:
+            action()
+
+
+def _listen() -> tuple[str, int]:
+    import debugpy  # noqa: T100 - the debugger is the point; imported late, it is slow
+
+    debugpy.configure(subProcess=False)
+    host, port = debugpy.listen((LOCALHOST, 0))  # noqa: T100 - starts debugpy's adapter
+    return host, port
+
+
+def _users_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stack without the kernel's frames: up to the outermost cell, or non-kernel files."""
+    paths = [str((frame.get("source") or {}).get("path", "")) for frame in frames]
+    cells = [index for index, path in enumerate(paths) if cell_files.is_cell(path)]
+    if cells:
+        return frames[: cells[-1] + 1]
+    kernel_folders = tuple(_package_folders())
+    return [
+        frame
+        for frame, path in zip(frames, paths, strict=True)
+        if not path.startswith(kernel_folders)
+    ]
