@@ -95,6 +95,18 @@ class KernelHarness:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return messages
 
+    def next_iopub_of_type(self, msg_type: str) -> dict[str, Any]:
+        """The next iopub message of ``msg_type``, whatever its parent; others stay unclaimed."""
+        unclaimed = self._unclaimed["iopub"]
+        for index, msg in enumerate(unclaimed):
+            if msg["msg_type"] == msg_type:
+                return unclaimed.pop(index)
+        while True:
+            msg = self.client.get_iopub_msg(timeout=TIMEOUT)
+            if msg["msg_type"] == msg_type:
+                return msg
+            unclaimed.append(msg)
+
     def send(self, channel: str, msg_type: str, content: dict[str, Any], **header: Any) -> str:
         """Send a request on ``shell`` or ``control``; return its msg_id."""
         msg = self.client.session.msg(msg_type, content)
