@@ -270,6 +270,7 @@ def test_interrupt_while_paused(session: DebugSession) -> None:
 
 def test_restart_while_paused(session: DebugSession) -> None:
     kernel = session.harness
+    cell_folder = Path(session.ok("debugInfo")["tmpFilePrefix"])
     session.break_at(PAUSING_CELL, 2)
     kernel.client.execute(PAUSING_CELL)
     session.event("stopped")
@@ -278,6 +279,7 @@ def test_restart_while_paused(session: DebugSession) -> None:
     assert kernel.reply_for(shutdown_id, "control")["content"]["restart"] is True
     process = kernel.manager.provisioner.process  # pyright: ignore[reportAttributeAccessIssue,reportOptionalMemberAccess]
     assert process.wait(timeout=TIMEOUT) == 0  # it ended by itself, not killed
+    assert not cell_folder.exists()  # the dumped cells went with it
 
     kernel.manager.restart_kernel(now=True)
     kernel.client.wait_for_ready(timeout=TIMEOUT)

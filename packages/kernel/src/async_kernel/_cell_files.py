@@ -9,6 +9,7 @@ path (:class:`CellCompiler`), so breakpoints set on the path hit when the cell r
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -55,6 +56,7 @@ class CellFiles:
         self.seed = seed
         self.prefix = f"{folder}{os.sep}"
         self.suffix = ".py"
+        self._cleanup_registered = False
 
     def path_for(self, code: str) -> str:
         """The file name a cell with this code is compiled under."""
@@ -67,6 +69,9 @@ class CellFiles:
     def dump(self, code: str) -> str:
         """Write the cell's code to its file and return the path (any thread)."""
         path = Path(self.path_for(code))
+        if not self._cleanup_registered:
+            self._cleanup_registered = True
+            atexit.register(self.remove)
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         partial.write_text(code, encoding="utf-8")
@@ -74,7 +79,7 @@ class CellFiles:
         return str(path)
 
     def remove(self) -> None:
-        """Delete the folder and the cells dumped into it (at kernel shutdown)."""
+        """Delete the folder and the cells dumped into it (at exit, once something was dumped)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
