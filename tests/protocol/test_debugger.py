@@ -160,6 +160,8 @@ def test_whole_protocol_flow(session: DebugSession) -> None:
     assert frame["source"]["path"] == path
     assert frame["name"] == "<module>"
     assert frame["line"] == CELL_CALL_LINE
+    source = session.ok("source", {"source": frame["source"], "sourceReference": 0})
+    assert source["content"] == CELL
 
     scopes = session.ok("scopes", {"frameId": frame["id"]})["scopes"]
     assert scopes
@@ -319,6 +321,15 @@ def test_restart_while_paused(session: DebugSession) -> None:
             "srcVariableName",
         ),
         ({"type": "request", "seq": 9, "command": "stackTrace", "arguments": {}}, "threadId"),
+        (
+            {
+                "type": "request",
+                "seq": 10,
+                "command": "source",
+                "arguments": {"source": {"path": "/no/such/cell.py"}},
+            },
+            "/no/such/cell.py",
+        ),
     ],
 )
 def test_bad_requests_get_dap_errors(

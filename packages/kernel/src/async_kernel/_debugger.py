@@ -180,6 +180,7 @@ class Debugger:
             "debugInfo": self._debug_info,
             "dumpCell": self._dump_cell,
             "setBreakpoints": self._set_breakpoints,
+            "source": self._source,
             "stackTrace": self._stack_trace,
             "inspectVariables": self._inspect_variables,
             "richInspectVariables": self._rich_inspect_variables,
@@ -269,6 +270,13 @@ class Debugger:
             thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
             thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
 
+    async def _read(self, client: DebugpyClient) -> None:
+        """Read the adapter's messages; forget the session if the adapter goes away."""
+        await client.read_forever()
+        if self._client is client:
+            log.warning("the connection to debugpy's adapter ended")
+            self._forget_session()
+
     def _on_message(self, message: DapMessage) -> None:
         """Track stopped threads and publish events (control thread, in adapter order)."""
         body = message.get("body") or {}
@@ -305,7 +313,7 @@ class Debugger:
             return _response(request, self._capabilities)
         host, port = await self._start_adapter()
         client = await DebugpyClient.connect(host, port, self._on_message)
-        Caller.get_current().call_soon(client.read_forever)
+        Caller.get_current().call_soon(self._read, client)
         self._client = client
         response = await self._forward_to(client, request, arguments)
         if response.get("success"):
@@ -363,8 +371,8 @@ class Debugger:
         try:
             response = await self._forward_to(client, request, arguments)
         finally:
-            await client.aclose()
             self._forget_session()
+            await client.aclose()
         return response
 
     async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
@@ -408,6 +416,21 @@ class Debugger:
             else:
                 self._breakpoints.pop(path, None)
         return response
+
+    async def _source(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """The text of a file by path (debugpy only serves ``sourceReference`` numbers)."""
+        reference = arguments.get("sourceReference", 0)
+        if isinstance(reference, int) and reference > 0:
+            return await self._forward(request, arguments)
+        source = arguments.get("source")
+        path = source.get("path") if isinstance(source, dict) else None
+        if not isinstance(path, str):
+            raise DapError("'source' needs arguments.source.path or a sourceReference")
+        try:
+            content = await Caller.to_thread(Path(path).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DapError(f"cannot read {path!r}: {exc}") from exc
+        return _response(request, {"content": content, "mimeType": "text/x-python"})
 
     # --- what a stopped thread shows --------------------------------------------------------
 

@@ -176,7 +176,10 @@ class DebugpyClient:
     def _deliver(self, message: DapMessage) -> None:
         kind = message.get("type")
         if kind in ("response", "event"):
-            self._on_message(message)
+            try:
+                self._on_message(message)
+            except Exception:
+                log.exception("handling a debugpy message failed: %.200r", message)
         if kind == "response":
             waiter = self._waiters.get(message.get("request_seq", -1))
             if waiter is not None:
