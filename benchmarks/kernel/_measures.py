@@ -31,8 +31,8 @@ class Sizes:
     block_seconds: float = 3.0
     interrupt_seconds: float = 10.0
     comm_messages: int = 2000
-    subshells: int = 4
-    subshell_seconds: float = 0.5
+    subshells: int = 2
+    subshell_seconds: float = 1.0
     timeout: float = 60.0
 
 

@@ -22,6 +22,15 @@ Which thread runs what (DESIGN.md section 3):
   does not overtake the comm's own ``comm_msg`` messages still in the queue.
 - Comms created by a cell publish from whichever thread the cell code runs in.
 
+Subshells: JupyterLab 4.4+ sends each comm target's messages through a subshell of their own
+(``commsOverSubshells``). A comm's ``comm_msg`` and ``comm_close`` still run in the shell that
+owns the comm, whichever subshell they arrive through: the subshell whose code created it, or
+the main shell for comms created there or opened by the frontend. So widget callbacks run
+where the widget's code lives: a main-shell cell that awaits a widget event completes, and
+callbacks never race the main shell's cells (matplotlib, for one, is not thread-safe). The
+requests keep their own parent header, subshell id included. To keep widgets responsive while
+a long computation runs, run the computation as a ``# thread`` cell or in a subshell.
+
 Thread safety and order: the registry of comms and targets is guarded by a lock, and each
 comm publishes under its own lock, so one comm's messages leave the kernel in the order its
 ``send`` calls happened even when several threads share it. Incoming messages of one comm
@@ -40,9 +49,12 @@ import comm
 from comm.base_comm import BaseComm, BuffersType, CommTargetCallback, MaybeDict
 from comm.base_comm import CommManager as BaseCommManager
 
+from ._context import current_subshell
+
 if TYPE_CHECKING:
     from ._kernel import Kernel
     from ._message import Message
+    from ._subshells import Subshell
 
 __all__ = ["Comm", "CommHandler", "CommManager", "install_comm_hooks"]
 
@@ -61,6 +73,8 @@ class Comm(BaseComm):
     def __init__(self, *args: Any, kernel: Kernel, **kwargs: Any) -> None:
         # Set before BaseComm.__init__, which publishes comm_open for a primary comm.
         self.kernel = kernel
+        self.home: Subshell | None = current_subshell.get()
+        """The subshell whose event loop runs this comm's callbacks; None for the main shell."""
         self._publish_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
@@ -125,6 +139,13 @@ class CommManager(BaseCommManager):
         """The open comm with ``comm_id``, or None (logged) if there is none."""
         with self._lock:
             return super().get_comm(comm_id)
+
+    def home_of(self, comm_id: object) -> Subshell | None:
+        """The subshell that runs callbacks of comm ``comm_id``; None for the main shell."""
+        with self._lock:
+            comm = self.comms.get(comm_id) if isinstance(comm_id, str) else None
+        home = getattr(comm, "home", None)
+        return None if home is None or home.deleted else home
 
     def open_comms(self, target_name: str | None = None) -> dict[str, str]:
         """Map the id of each open comm (of ``target_name`` only, if given) to its target."""
@@ -219,6 +240,7 @@ class CommHandler:
             self._kernel.publish("comm_close", {"comm_id": comm_id, "data": {}})
             return
         new = Comm(comm_id=comm_id, primary=False, target_name=target_name, kernel=self._kernel)
+        new.home = None  # the frontend opened it: the main shell runs it, as without subshells
         self._manager.register_comm(new)
         try:
             callback(new, message_dict(msg))

@@ -1,8 +1,10 @@
-"""Context variables that tie output and input to the request that caused them.
+"""Context variables that tie output, input and names to the request that caused them.
 
-A handler sets :data:`current_request` for its own task; tasks that a cell starts copy the
-context and so inherit it, and :func:`install_thread_context_inheritance` makes threads that a
-cell starts inherit it too. Output from any other thread falls back to the last request seen.
+A handler sets :data:`current_request` and :data:`current_subshell` for its own task; tasks
+that a cell starts copy the context and so inherit both, and
+:func:`install_thread_context_inheritance` makes threads that a cell starts inherit them too.
+Output from any other thread falls back to the last request seen; its names are the main
+shell's.
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._message import Message
+    from ._subshells import Subshell
 
-__all__ = ["current_request", "install_thread_context_inheritance"]
+__all__ = ["current_request", "current_subshell", "install_thread_context_inheritance"]
 
 current_request: ContextVar[Message | None] = ContextVar("async_kernel_request", default=None)
 """The request whose handling (or cell) the current code runs for."""
+
+current_subshell: ContextVar[Subshell | None] = ContextVar("async_kernel_subshell", default=None)
+"""The subshell whose namespace the current code uses; None for the main shell."""
 
 _installed = False
 
 
 def install_thread_context_inheritance() -> None:
-    """Make new threads start with the starting thread's :data:`current_request`.
+    """Make new threads start with the starting thread's request and subshell.
 
-    Only this one variable is carried over, so threads behave as they always do otherwise.
+    Only these two variables are carried over, so threads behave as they always do otherwise.
     Called once at kernel start; the kernel owns its process, so patching Thread is fine.
     """
     global _installed
@@ -38,15 +44,16 @@ def install_thread_context_inheritance() -> None:
     original_bootstrap: Callable[[threading.Thread], None] = threading.Thread._bootstrap_inner  # pyright: ignore[reportAttributeAccessIssue]
 
     def start(self: threading.Thread) -> None:
-        request = current_request.get()
-        if request is not None:
-            self._async_kernel_request = request  # pyright: ignore[reportAttributeAccessIssue]
+        request, subshell = current_request.get(), current_subshell.get()
+        if request is not None or subshell is not None:
+            self._async_kernel_context = (request, subshell)  # pyright: ignore[reportAttributeAccessIssue]
         original_start(self)
 
     def bootstrap_inner(self: threading.Thread) -> None:
-        request: Any = getattr(self, "_async_kernel_request", None)
-        if request is not None:
-            current_request.set(request)
+        inherited: Any = getattr(self, "_async_kernel_context", None)
+        if inherited is not None:
+            current_request.set(inherited[0])
+            current_subshell.set(inherited[1])
         original_bootstrap(self)
 
     threading.Thread.start = start

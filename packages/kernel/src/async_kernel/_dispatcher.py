@@ -8,12 +8,18 @@ the key decides where the handler runs:
 - ``task``: in that event loop as a new concurrent task;
 - ``thread``: in a worker thread.
 
+Shell requests that name a subshell run in that subshell's Caller (its own thread), with
+:data:`current_subshell` set so the shell uses the subshell's namespace. Comm messages are
+the exception: they run in the shell whose code created the comm (the main shell for comms the
+frontend opens), whichever subshell JupyterLab sends them through; see ``_comm``.
+
 Every request is wrapped in iopub ``status`` busy/idle with the request as parent, and a
 handler that raises becomes an error reply: a failing handler never takes the kernel down.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import logging
@@ -22,14 +28,18 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from async_caller import Caller
+from async_caller import Caller, CallerStoppedError
 
-from ._context import current_request
+from ._context import current_request, current_subshell
 from ._message import Channel
+from ._subshells import UnknownSubshellError
 
 if TYPE_CHECKING:
+    from async_caller import Pending
+
     from ._kernel import Kernel
     from ._message import Message
+    from ._subshells import Subshell
 
 __all__ = ["DEFAULT_RUN_MODES", "Dispatcher", "RunMode"]
 
@@ -68,8 +78,14 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "comm_info_request": _modes(RunMode.direct),
     "shutdown_request": _modes(RunMode.direct, (Channel.control,)),
     "debug_request": _modes(RunMode.queue, (Channel.control,)),
+    "create_subshell_request": _modes(RunMode.thread, (Channel.control,)),
+    "delete_subshell_request": _modes(RunMode.thread, (Channel.control,)),
+    "list_subshell_request": _modes(RunMode.direct, (Channel.control,)),
 }
 """The run mode of each request type on each channel; other pairs are unknown requests."""
+
+_ROUTED_BY_COMM = frozenset({"comm_msg", "comm_close"})
+"""Shell messages that run in the comm's own shell rather than the one they name."""
 
 CELL_MODE_COMMENTS = {"# task": RunMode.task, "# thread": RunMode.thread}
 
@@ -104,9 +120,7 @@ class Dispatcher:
         self._handlers = handlers
         self._seq = itertools.count(1)
         self.last_seq = 0
-        self._queue_runners: dict[
-            tuple[Channel, str, str | None], Callable[[Message], Awaitable[None]]
-        ] = {}
+        self._queue_runners: dict[str, Callable[[Message, Subshell | None], Awaitable[None]]] = {}
 
     def dispatch(self, msg: Message) -> None:
         """Route one verified request (IO thread)."""
@@ -115,65 +129,102 @@ class Dispatcher:
         handler = self._handlers.get(msg_type)
         mode = DEFAULT_RUN_MODES.get(msg_type, {}).get(msg.channel)
         if handler is None or mode is None:
-            self._run_direct(self._unknown_request, msg)
+            self._run_direct(self._unknown_request, msg, None)
             return
+        kernel = self._kernel
+        subshell = None
         if msg.subshell_id is not None:
-            self._run_direct(self._unknown_subshell, msg)
-            return
+            subshell = kernel.subshells.get(msg.subshell_id)
+            if subshell is None:
+                self._run_direct(self._unknown_subshell, msg, None)
+                return
+        if msg.channel is Channel.control:
+            subshell, caller = None, kernel.control_caller
+        else:
+            if msg_type in _ROUTED_BY_COMM:
+                subshell = kernel.comm_manager.home_of(msg.content.get("comm_id"))
+            caller = kernel.main_caller if subshell is None else subshell.caller
         if msg_type == "execute_request":
             mode = cell_run_mode(msg) or mode
-        caller = self._kernel.caller_for(msg.channel)
-        if mode is RunMode.direct:
-            self._run_direct(handler, msg)
-        elif mode is RunMode.queue:
-            caller.queue_call(self._queue_runner(msg, handler), msg)
-        elif mode is RunMode.task:
-            caller.call_soon(self._run_async, handler, msg)
-        else:
-            Caller.to_thread(
-                self._run_async if inspect.iscoroutinefunction(handler) else self._run_sync,
-                handler,
-                msg,
-            )
+        try:
+            pending = self._submit(mode, caller, handler, msg, subshell)
+        except CallerStoppedError:
+            if subshell is None:
+                raise
+            self._run_direct(self._unknown_subshell, msg, None)  # deleted meanwhile
+            return
+        if pending is not None and subshell is not None:
+            subshell.in_flight.add(pending)
+            pending.add_done_callback(functools.partial(self._settled, subshell, msg))
 
-    def _queue_runner(self, msg: Message, handler: Handler) -> Callable[[Message], Awaitable[None]]:
-        key = (msg.channel, msg.msg_type, msg.subshell_id)
-        runner = self._queue_runners.get(key)
+    def _submit(
+        self,
+        mode: RunMode,
+        caller: Caller,
+        handler: Handler,
+        msg: Message,
+        subshell: Subshell | None,
+    ) -> Pending[None] | None:
+        if mode is RunMode.direct:
+            self._run_direct(handler, msg, subshell)
+            return None
+        if mode is RunMode.queue:
+            return caller.queue_call(self._queue_runner(msg.msg_type, handler), msg, subshell)
+        if mode is RunMode.task:
+            return caller.call_soon(self._run_async, handler, msg, subshell)
+        if inspect.iscoroutinefunction(handler):
+            Caller.to_thread(self._run_async, handler, msg, subshell)
+        else:
+            Caller.to_thread(self._run_direct, handler, msg, subshell)
+        return None
+
+    def _queue_runner(
+        self, msg_type: str, handler: Handler
+    ) -> Callable[[Message, Subshell | None], Awaitable[None]]:
+        """One function per message type: each Caller keeps one FIFO queue per function."""
+        runner = self._queue_runners.get(msg_type)
         if runner is None:
 
-            async def run_queued(msg: Message) -> None:
-                await self._run_async(handler, msg)
+            async def run_queued(msg: Message, subshell: Subshell | None) -> None:
+                await self._run_async(handler, msg, subshell)
 
-            runner = self._queue_runners[key] = run_queued
+            runner = self._queue_runners[msg_type] = run_queued
         return runner
+
+    def _settled(self, subshell: Subshell, msg: Message, pending: Pending[None]) -> None:
+        """A subshell's call finished: answer its request if it was dropped unstarted (any thread)."""
+        subshell.in_flight.discard(pending)
+        if pending.cancelled() and not msg.started:
+            self._run_direct(self._aborted, msg, None)
 
     # --- runners ----------------------------------------------------------------------------
 
-    def _begin(self, msg: Message) -> object:
-        token = current_request.set(msg)
+    def _begin(self, msg: Message, subshell: Subshell | None) -> tuple[Any, Any]:
+        msg.started = True
+        tokens = current_request.set(msg), current_subshell.set(subshell)
         self._kernel.publish_status("busy", msg)
-        return token
+        return tokens
 
-    def _end(self, msg: Message, token: Any) -> None:
+    def _end(self, msg: Message, tokens: tuple[Any, Any]) -> None:
         kernel = self._kernel
         kernel.flush_streams()
         kernel.publish_status("idle", msg)
-        current_request.reset(token)
+        current_subshell.reset(tokens[1])
+        current_request.reset(tokens[0])
 
-    def _run_direct(self, handler: Callable[[Message], object], msg: Message) -> None:
-        token = self._begin(msg)
+    def _run_direct(
+        self, handler: Callable[[Message], object], msg: Message, subshell: Subshell | None
+    ) -> None:
+        tokens = self._begin(msg, subshell)
         try:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - a failing handler becomes an error reply
             self._handler_failed(msg, exc)
         finally:
-            self._end(msg, token)
+            self._end(msg, tokens)
 
-    def _run_sync(self, handler: Handler, msg: Message) -> None:
-        self._run_direct(handler, msg)
-
-    async def _run_async(self, handler: Handler, msg: Message) -> None:
-        token = self._begin(msg)
+    async def _run_async(self, handler: Handler, msg: Message, subshell: Subshell | None) -> None:
+        tokens = self._begin(msg, subshell)
         try:
             result = handler(msg)
             if result is not None:
@@ -181,26 +232,27 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - a failing handler becomes an error reply
             self._handler_failed(msg, exc)
         finally:
-            self._end(msg, token)
+            self._end(msg, tokens)
 
     # --- errors ----------------------------------------------------------------------------
 
     def _handler_failed(self, msg: Message, exc: Exception) -> None:
         log.error("handler for %s failed", msg.msg_type, exc_info=exc)
-        self._reply_error(msg, type(exc).__name__, str(exc), traceback.format_exception(exc))
-
-    def _reply_error(self, msg: Message, ename: str, evalue: str, tb: list[str]) -> None:
-        msg_type = reply_type(msg.msg_type)
-        if msg_type is None:
-            return
-        content = {"status": "error", "ename": ename, "evalue": evalue, "traceback": tb}
-        self._kernel.reply(msg, msg_type, content, {"status": "error"})
+        self._kernel.reply_error(msg, type(exc).__name__, str(exc), traceback.format_exception(exc))
 
     def _unknown_request(self, msg: Message) -> None:
         log.warning("unknown message type %r on %s", msg.msg_type, msg.channel)
         evalue = f"this kernel does not handle {msg.msg_type!r} on the {msg.channel} channel"
-        self._reply_error(msg, "UnknownMessageType", evalue, [])
+        self._kernel.reply_error(msg, "UnknownMessageType", evalue)
 
     def _unknown_subshell(self, msg: Message) -> None:
         log.warning("request for unknown subshell %r", msg.subshell_id)
-        self._reply_error(msg, "UnknownSubshell", f"no subshell with id {msg.subshell_id!r}", [])
+        self._kernel.reply_error(
+            msg, "UnknownSubshellError", str(UnknownSubshellError(msg.subshell_id))
+        )
+
+    def _aborted(self, msg: Message) -> None:
+        """Answer a request whose subshell was deleted before it could run."""
+        msg_type = reply_type(msg.msg_type)
+        if msg_type is not None:
+            self._kernel.reply(msg, msg_type, {"status": "aborted"}, {"status": "aborted"})

@@ -14,6 +14,7 @@ import anyio
 
 from async_caller import Caller
 
+from ._context import current_subshell
 from ._shell import CellState, current_cell
 
 if TYPE_CHECKING:
@@ -24,12 +25,13 @@ __all__ = ["ExecuteHandler"]
 
 
 class ExecuteHandler:
-    """Runs cells; one per shell."""
+    """Runs cells for the main shell and every subshell."""
 
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
-        self._abort_up_to = -1
-        """Queued execute requests that arrived up to this number are aborted (stop_on_error)."""
+        self.abort_up_to = -1
+        """The main shell's queued execute requests that arrived up to this number are
+        aborted, because a cell before them failed (stop_on_error); subshells keep their own."""
 
     async def execute_request(self, msg: Message) -> None:
         """Run the cell in ``msg`` and send ``execute_reply``."""
@@ -41,7 +43,9 @@ class ExecuteHandler:
             raise TypeError("execute_request content.code must be a string")
         silent = bool(content.get("silent", False))
         store_history = bool(content.get("store_history", not silent))
-        if msg.seq <= self._abort_up_to:
+        subshell = current_subshell.get()
+        errors_seen = self if subshell is None else subshell
+        if msg.seq <= errors_seen.abort_up_to or (subshell is not None and subshell.deleted):
             kernel.reply(
                 msg,
                 "execute_reply",
@@ -78,8 +82,7 @@ class ExecuteHandler:
             coroutine.close()  # never started if the interrupt came first
             current_cell.reset(token)
         kernel.flush_streams()
-        payload = shell.payload_manager.read_payload()  # pyright: ignore[reportOptionalMemberAccess]
-        shell.payload_manager.clear_payload()  # pyright: ignore[reportOptionalMemberAccess]
+        payload = state.payload
         reply: dict[str, Any]
         if state.error is None:
             expressions = content.get("user_expressions") or {}
@@ -98,7 +101,7 @@ class ExecuteHandler:
                 "payload": payload,
             }
             if content.get("stop_on_error", True):
-                self._abort_up_to = kernel.last_seq
+                errors_seen.abort_up_to = kernel.last_seq
         kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False

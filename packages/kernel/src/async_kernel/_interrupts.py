@@ -89,10 +89,14 @@ class InterruptController:
         """Whether any cell is running."""
         return bool(self._cells)
 
-    def interrupt(self) -> int:
-        """Interrupt every running cell (any thread); return how many were running."""
+    def interrupt(self, which: Callable[[RunningCell], bool] | None = None) -> int:
+        """Interrupt every running cell, or those ``which`` picks (any thread).
+
+        Returns:
+            How many cells were interrupted.
+        """
         with self._lock:
-            cells = list(self._cells)
+            cells = [cell for cell in self._cells if which is None or which(cell)]
         for cell in cells:
             self._interrupt(cell, in_main_signal_handler=False)
         return len(cells)

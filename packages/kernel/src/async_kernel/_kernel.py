@@ -1,8 +1,9 @@
 """The kernel: owns the transport, the shell and the handlers, and sends every message.
 
 Threads (see DESIGN.md section 3): the main thread runs the main shell's event loop and its
-Caller (signals live there); the control thread has a Caller of its own; the IO thread owns
-the sockets (``_zmq_transport``); worker threads run ``thread``-mode handlers.
+Caller (signals live there); the control thread has a Caller of its own, and so does each
+subshell; the IO thread owns the sockets (``_zmq_transport``); worker threads run
+``thread``-mode handlers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
 from ._context import current_request, install_thread_context_inheritance
 from ._debugger import Debugger
-from ._dispatcher import Dispatcher, Handler
+from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
 from ._interrupts import InterruptController
@@ -30,6 +31,8 @@ from ._iostream import OutStream
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from ._shell import KernelShell
 from ._stdin import StdinBridge
+from ._subshell_magics import SubshellMagics
+from ._subshells import Subshells
 from ._version import __version__
 from ._zmq_transport import ZmqTransport
 
@@ -61,6 +64,7 @@ class Kernel:
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
         self.comm_manager = CommManager(self)
+        self.subshells = Subshells(self)
         comms = CommHandler(self)
         self.debugger = Debugger(self)
         handlers: dict[str, Handler] = {
@@ -77,6 +81,9 @@ class Kernel:
             "comm_close": comms.comm_close,
             "comm_info_request": comms.comm_info_request,
             "debug_request": self.debugger.debug_request,
+            "create_subshell_request": self.subshells.create_subshell_request,
+            "delete_subshell_request": self.subshells.delete_subshell_request,
+            "list_subshell_request": self.subshells.list_subshell_request,
         }
         self.dispatcher = Dispatcher(self, handlers)
         self.shell: KernelShell
@@ -101,6 +108,7 @@ class Kernel:
                 await self._shutdown_requested.wait()
             finally:
                 self.control_caller.stop()
+                self.subshells.stop_all()
         self._stop()
 
     def _start_shell(self) -> None:
@@ -108,6 +116,7 @@ class Kernel:
         self.shell = KernelShell.instance(sink=self, kernel=self)
         self.shell.colors = "linux"
         install_comm_hooks(self)
+        self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
@@ -137,10 +146,6 @@ class Kernel:
         if event is not None:
             self.main_caller.call_soon(event.set)
 
-    def caller_for(self, channel: Channel) -> Caller:
-        """The Caller whose loop runs queue and task handlers for ``channel``."""
-        return self.control_caller if channel is Channel.control else self.main_caller
-
     @property
     def last_seq(self) -> int:
         """The arrival number of the latest request."""
@@ -161,6 +166,21 @@ class Kernel:
             header, request.header, content, metadata, idents=request.idents
         )
         self.transport.send(request.channel, frames)
+
+    def reply_error(
+        self, request: Message, ename: str, evalue: str, traceback: Sequence[str] = ()
+    ) -> None:
+        """Send ``request``'s reply type with status ``error`` (requests only)."""
+        msg_type = reply_type(request.msg_type)
+        if msg_type is None:
+            return
+        content = {
+            "status": "error",
+            "ename": ename,
+            "evalue": evalue,
+            "traceback": list(traceback),
+        }
+        self.reply(request, msg_type, content, {"status": "error"})
 
     def publish(
         self,
@@ -264,7 +284,10 @@ class Kernel:
                 {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/"},
             ],
             "debugger": self.debugger.available,
-            "supported_features": ["debugger"] if self.debugger.available else [],
+            "supported_features": [
+                "kernel subshells",
+                *(["debugger"] if self.debugger.available else []),
+            ],
         }
 
     def interrupt_request(self, msg: Message) -> None:

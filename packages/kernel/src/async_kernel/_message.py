@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["Channel", "Message", "MessageFactory"]
 
-PROTOCOL_VERSION = "5.4"
+PROTOCOL_VERSION = "5.5"
 """The version of the Jupyter messaging protocol this kernel implements fully."""
 
 
@@ -42,6 +42,8 @@ class Message:
     idents: list[bytes] = field(default_factory=list)
     seq: int = 0
     """Arrival order, set by the dispatcher: later requests have larger numbers."""
+    started: bool = False
+    """Set when a handler starts on it: a request dropped before that still gets a reply."""
 
     @property
     def msg_type(self) -> str:

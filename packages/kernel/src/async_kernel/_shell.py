@@ -3,6 +3,10 @@
 IPython owns parsing, magics, history, completion and tracebacks; this subclass only decides
 where things go: results and displays become iopub messages with the cell's parent header,
 tracebacks become ``error`` messages, and pager text and ``exit`` become reply payloads.
+
+One shell serves the main shell and every subshell. The per-shell parts (namespace, execution
+count, history, completer) are properties that follow :data:`current_subshell`; payloads
+belong to the running cell. So cells running at once in several threads each see their own.
 """
 
 from __future__ import annotations
@@ -15,14 +19,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.payload import PayloadManager
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
 from ._cell_files import CellCompiler
-from ._context import current_request
+from ._context import current_request, current_subshell
+from ._history import KernelHistoryManager
 
 if TYPE_CHECKING:
+    from IPython.core.completer import IPCompleter
+    from IPython.core.history import HistoryManager
+
     from ._message import Message
 
 __all__ = ["CellState", "KernelShell", "current_cell"]
@@ -116,6 +126,34 @@ class KernelDisplayPublisher(DisplayPublisher):
         shell.sink.publish("clear_output", {"wait": bool(wait)})
 
 
+class CellPayloads(PayloadManager):
+    """Keeps payloads with the cell that wrote them, so concurrent cells never swap them."""
+
+    def _payloads(self) -> list[dict[str, Any]]:
+        cell = current_cell.get()
+        return cell.payload if cell is not None else self._payload
+
+    def write_payload(self, data: dict[str, Any], single: bool = True) -> None:
+        """Add a payload to the running cell's reply; ``single`` replaces one of the same source."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a payload must be a dict, not {type(data).__name__}")
+        payloads = self._payloads()
+        if single and "source" in data:
+            for index, existing in enumerate(payloads):
+                if existing.get("source") == data["source"]:
+                    payloads[index] = data
+                    return
+        payloads.append(data)
+
+    def read_payload(self) -> list[dict[str, Any]]:
+        """The running cell's payloads."""
+        return self._payloads()
+
+    def clear_payload(self) -> None:
+        """Forget the running cell's payloads."""
+        self._payloads().clear()
+
+
 class KernelShell(InteractiveShell):
     """IPython's shell wired to a Jupyter kernel's iopub channel."""
 
@@ -127,6 +165,87 @@ class KernelShell(InteractiveShell):
 
     # `!cmd` streams its output through sys.stdout as the command runs.
     system = InteractiveShell.system_piped
+
+    _main_execution_count: int = 1
+    _main_history: HistoryManager | None = None
+    _main_completer: IPCompleter | None = None
+
+    # --- per-shell state: the main shell's, or the current subshell's --------------------------
+
+    @property
+    def main_namespace(self) -> dict[str, Any]:
+        """The main shell's user namespace, whichever shell the calling code runs in."""
+        return self._user_ns
+
+    @property
+    def main_completer(self) -> IPCompleter:
+        """The main shell's completer."""
+        assert self._main_completer is not None
+        return self._main_completer
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        """The namespace cells of the current shell run in."""
+        subshell = current_subshell.get()
+        return self._user_ns if subshell is None else subshell.namespace
+
+    @user_ns.setter
+    def user_ns(self, ns: dict[str, Any]) -> None:
+        self._user_ns = ns
+
+    @property
+    def user_global_ns(self) -> dict[str, Any]:
+        """The globals cells of the current shell run with (the same dict as ``user_ns``)."""
+        subshell = current_subshell.get()
+        return self.user_module.__dict__ if subshell is None else subshell.namespace
+
+    @property
+    def execution_count(self) -> int:
+        """The current shell's execution count."""
+        subshell = current_subshell.get()
+        return self._main_execution_count if subshell is None else subshell.execution_count
+
+    @execution_count.setter
+    def execution_count(self, count: int) -> None:
+        subshell = current_subshell.get()
+        if subshell is None:
+            self._main_execution_count = count
+        else:
+            subshell.execution_count = count
+
+    @property
+    def history_manager(self) -> HistoryManager | None:
+        """The current shell's history (each subshell has a session of its own)."""
+        subshell = current_subshell.get()
+        return self._main_history if subshell is None else subshell.history_manager
+
+    @history_manager.setter
+    def history_manager(self, history: HistoryManager | None) -> None:
+        self._main_history = history
+
+    @property
+    def Completer(self) -> IPCompleter:
+        """The current shell's completer."""
+        subshell = current_subshell.get()
+        return self.main_completer if subshell is None else subshell.completer
+
+    @Completer.setter
+    def Completer(self, completer: IPCompleter) -> None:
+        self._main_completer = completer
+
+    def init_history(self) -> None:
+        """Keep history with writes that never make a cell wait (see ``_history``)."""
+        history = KernelHistoryManager(shell=self, parent=self)
+        self.history_manager = history
+        self.configurables.append(history)  # pyright: ignore[reportArgumentType]
+
+    def init_payload(self) -> None:
+        """Keep payloads per cell (see :class:`CellPayloads`)."""
+        payloads = CellPayloads(parent=self)
+        self.payload_manager = payloads
+        self.configurables.append(payloads)  # pyright: ignore[reportArgumentType]
+
+    # --- where output goes --------------------------------------------------------------------
 
     def init_io(self) -> None:
         """Leave sys.stdout/sys.stderr to the kernel, which installs its own streams."""
@@ -168,33 +287,37 @@ class KernelShell(InteractiveShell):
         exception_only: bool = False,
         running_compiled_code: bool = False,
     ) -> None:
-        """Report exception groups as cell errors too.
+        """Report exception groups and magic usage errors as cell errors too.
 
-        IPython prints a traceback whose chain holds an exception group straight to stderr,
-        bypassing ``_showtraceback``, so the cell would look successful; on trio every failing
-        nursery raises one.
+        IPython prints both straight to stderr, bypassing ``_showtraceback``, so the cell
+        would look successful: a traceback whose chain holds an exception group (on trio
+        every failing nursery raises one), and a ``UsageError`` from a magic.
         """
-        if not exception_only:
-            try:
-                etype, value, tb = self._get_exc_info(exc_tuple)
-            except ValueError:
-                etype = value = tb = None
-            if etype is not None and value is not None and _holds_group(value):
+        try:
+            etype, value, tb = self._get_exc_info(exc_tuple)
+        except ValueError:
+            etype = value = tb = None
+        if etype is not None and value is not None:
+            if not exception_only and _holds_group(value):
                 stb = traceback.format_exception(etype, value, tb)
                 self._showtraceback(etype, value, "".join(stb).splitlines())
                 return
+            cell = current_cell.get()
+            if issubclass(etype, UsageError) and cell is not None and cell.error is None:
+                # The message is on stderr already (IPython's way); the reply says it failed.
+                cell.error = {"ename": etype.__name__, "evalue": str(value), "traceback": []}
         super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
 
     def set_next_input(self, s: str, replace: bool = False) -> None:
         """Ask the frontend to put ``s`` in the next input cell (a reply payload)."""
-        self.payload_manager.write_payload(  # pyright: ignore[reportOptionalMemberAccess]
+        self.payload_manager.write_payload(
             {"source": "set_next_input", "text": s, "replace": replace}
         )
 
     def ask_exit(self) -> None:
         """``exit`` in a cell asks the frontend to shut the kernel down (a reply payload)."""
         self.exit_now = True
-        self.payload_manager.write_payload(  # pyright: ignore[reportOptionalMemberAccess]
+        self.payload_manager.write_payload(
             {"source": "ask_exit", "keepkernel": self.keepkernel_on_exit}
         )
 
@@ -224,4 +347,4 @@ def _show_in_pager(
     if current_request.get() is None:  # no request to answer: print it instead
         sys.stdout.write(bundle.get("text/plain", ""))
         return
-    shell.payload_manager.write_payload({"source": "page", "data": bundle, "start": start})  # pyright: ignore[reportOptionalMemberAccess]
+    shell.payload_manager.write_payload({"source": "page", "data": bundle, "start": start})
