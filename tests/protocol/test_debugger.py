@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from async_kernel._cell_files import murmur2
-from tests.kernel_fixtures import TIMEOUT, KernelHarness, stdout_of
+from tests.kernel_fixtures import TIMEOUT, KernelHarness, outputs, stdout_of
+from tests.protocol.test_subshells import create_subshell, delete_subshell, send_execute
 
 CELL = """\
 def add_one(value):
@@ -244,6 +245,46 @@ def test_breakpoint_in_a_thread_cell(session: DebugSession) -> None:
     assert threads[stopped["body"]["threadId"]] != "MainThread"
     session.ok("continue", {"threadId": stopped["body"]["threadId"]})
     assert session.harness.reply_for(msg_id)["content"]["status"] == "ok"
+
+
+def test_breakpoint_in_a_subshell_shows_its_namespace(session: DebugSession) -> None:
+    kernel = session.harness
+    assert kernel.execute("from_main = 'main'")[0]["content"]["status"] == "ok"
+    subshell_id = create_subshell(kernel)
+    code = "from_subshell = 'sub'\nseen = from_main\n"
+    path = session.break_at(code, 2)
+    msg_id = send_execute(kernel, code, subshell_id)
+    stopped = session.event("stopped")
+    thread_id = stopped["body"]["threadId"]
+    frame, frames = session.top_frame(thread_id)
+    assert (frame["source"]["path"], frame["line"]) == (path, 2)
+    assert frames == [frame]
+    threads = {t["id"]: t["name"] for t in session.ok("threads")["threads"]}
+    assert threads[thread_id] != "MainThread"
+
+    # debugpy evaluates in the subshell's own names (it copies the frame's dict, so names
+    # that a subshell reads through from the main namespace are not visible there).
+    own = session.ok("evaluate", {"expression": "from_subshell * 2", "frameId": frame["id"]})
+    assert own["result"] == "'subsub'"
+    session.ok(
+        "copyToGlobals",
+        {
+            "srcVariableName": "from_subshell",
+            "dstVariableName": "copied",
+            "srcFrameId": frame["id"],
+        },
+    )
+    session.ok("continue", {"threadId": thread_id})
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+
+    # copyToGlobals wrote into the namespace of the shell that ran the cell.
+    check = "'copied' in globals()"
+    for subshell, expected in ((subshell_id, "True"), (None, "False")):
+        reply_id = send_execute(kernel, check, subshell)
+        assert kernel.reply_for(reply_id)["content"]["status"] == "ok"
+        (result,) = outputs(kernel.iopub_for(reply_id), "execute_result")
+        assert result["data"]["text/plain"] == expected
+    assert delete_subshell(kernel, subshell_id)["status"] == "ok"
 
 
 PAUSING_CELL = "import time\npaused_here = 1\ntime.sleep(600)\n"
