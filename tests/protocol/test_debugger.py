@@ -287,6 +287,27 @@ def test_breakpoint_in_a_subshell_shows_its_namespace(session: DebugSession) -> 
     assert delete_subshell(kernel, subshell_id)["status"] == "ok"
 
 
+def test_other_shells_run_while_a_cell_is_stopped(session: DebugSession) -> None:
+    kernel = session.harness
+    subshell_id = create_subshell(kernel)
+    code = "stopped_here = 1\nstopped_here += 1\n"
+    session.break_at(code, 2)
+    msg_id = kernel.client.execute(code)
+    stopped = session.event("stopped")
+    assert stopped["body"]["allThreadsStopped"] is False
+
+    # The breakpoint holds the main shell's thread only: a subshell and completion still answer.
+    reply_id = send_execute(kernel, "print('subshell alive')", subshell_id)
+    assert kernel.reply_for(reply_id)["content"]["status"] == "ok"
+    assert stdout_of(kernel.iopub_for(reply_id)) == "subshell alive\n"
+    complete_id = kernel.client.complete("stopped_h", 9)
+    assert kernel.reply_for(complete_id)["content"]["matches"] == ["stopped_here"]
+
+    session.ok("continue", {"threadId": stopped["body"]["threadId"]})
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+    assert delete_subshell(kernel, subshell_id)["status"] == "ok"
+
+
 PAUSING_CELL = "import time\npaused_here = 1\ntime.sleep(600)\n"
 
 

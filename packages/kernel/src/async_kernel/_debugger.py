@@ -62,6 +62,9 @@ _KERNEL_MODULES = (
 )
 """Packages whose frames are the kernel's machinery, never the user's code."""
 
+_KERNEL_THREADS = ("async-kernel-", "IPythonHistorySavingThread")
+"""Name prefixes of threads that serve the kernel (IO, heartbeat, history writes)."""
+
 _FORWARDED = frozenset(
     {
         "completions",
@@ -261,11 +264,7 @@ class Debugger:
     def _hide_kernel_threads(self) -> None:
         """Keep debugpy out of the control, IO and history threads: they must never stop."""
         hidden = {threading.current_thread(), self._kernel.control_caller.thread}
-        hidden.update(t for t in threading.enumerate() if t.name.startswith("async-kernel-"))
-        history = self._kernel.shell.history_manager
-        save_thread = getattr(history, "save_thread", None)
-        if isinstance(save_thread, threading.Thread):
-            hidden.add(save_thread)
+        hidden.update(t for t in threading.enumerate() if t.name.startswith(_KERNEL_THREADS))
         for thread in hidden:
             thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
             thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
@@ -336,6 +335,9 @@ class Debugger:
         host, port = self._endpoint
         arguments = {
             "justMyCode": True,
+            # A breakpoint stops the thread that hit it, not every shell: subshells and
+            # worker threads keep running, as they do while a cell blocks.
+            "stopAllThreadsOnSuspend": False,
             **arguments,
             "connect": {"host": host, "port": port},
             "rules": [
