@@ -20,7 +20,6 @@ import ast
 import importlib.util
 import json
 import logging
-import reprlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,22 @@ import anyio
 from async_caller import Caller
 
 from ._cell_files import cell_files
-from ._debugpy_client import DapMessage, DebugpyClient, DebugpyClosedError
+from ._dap import (
+    DapError,
+    DapMessage,
+    error_response,
+    identifier_argument,
+    integer_argument,
+    source_path_argument,
+    success_response,
+)
+from ._debug_inspection import (
+    kernel_folders,
+    namespace_variables,
+    rich_bundle_json,
+    users_frames,
+)
+from ._debugpy_client import DebugpyClient, DebugpyClosedError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -38,7 +52,7 @@ if TYPE_CHECKING:
     from ._kernel import Kernel
     from ._message import Message
 
-__all__ = ["Debugger", "rich_bundle_json"]
+__all__ = ["Debugger"]
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +60,7 @@ LOCALHOST = "127.0.0.1"
 REQUEST_TIMEOUT = 20.0
 """Seconds to wait for debugpy's answer before the frontend gets an error response."""
 RESUME_TIMEOUT = 5.0
-
-_KERNEL_MODULES = (
-    "async_kernel",
-    "async_kernel_trio",
-    "async_caller",
-    "IPython",
-    "anyio",
-    "aiologic",
-    "asyncio",
-    "trio",
-    "zmq",
-    "traitlets",
-    "comm",
-)
-"""Packages whose frames are the kernel's machinery, never the user's code."""
+"""Seconds an interrupt waits for stopped threads to resume before it goes ahead anyway."""
 
 _KERNEL_THREADS = ("async-kernel-", "IPythonHistorySavingThread")
 """Name prefixes of threads that serve the kernel (IO, heartbeat, history writes)."""
@@ -82,7 +82,6 @@ _FORWARDED = frozenset(
         "setExpression",
         "setFunctionBreakpoints",
         "setVariable",
-        "source",
         "stepIn",
         "stepInTargets",
         "stepOut",
@@ -93,73 +92,7 @@ _FORWARDED = frozenset(
 """Standard DAP requests passed to debugpy as they are."""
 
 _RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto"})
-
-_value_repr = reprlib.Repr()
-_value_repr.maxstring = _value_repr.maxother = 200
-
-
-class DapError(Exception):
-    """A request the debugger cannot carry out; its message goes to the frontend."""
-
-
-def _package_folders() -> list[str]:
-    folders: list[str] = []
-    for name in _KERNEL_MODULES:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None and spec.submodule_search_locations:
-            folders.extend(str(Path(folder)) for folder in spec.submodule_search_locations)
-    return folders
-
-
-def rich_bundle_json(value: object) -> str:
-    """Format ``value`` with IPython's display formatter; JSON of ``{data, metadata}``.
-
-    Evaluated by debugpy inside a stopped frame (``richInspectVariables``), so it must be
-    importable by name and return something whose repr carries the whole result.
-    """
-    from IPython.core.getipython import get_ipython
-
-    shell = get_ipython()
-    if shell is None:
-        return json.dumps({"data": {"text/plain": repr(value)}, "metadata": {}})
-    formatter: Any = shell.display_formatter
-    data, metadata = formatter.format(value)
-    return json.dumps({"data": data, "metadata": metadata}, default=repr)
-
-
-def _response(request: DapMessage, body: dict[str, Any] | None = None) -> DapMessage:
-    return {
-        "type": "response",
-        "seq": 0,
-        "request_seq": request.get("seq", 0),
-        "success": True,
-        "command": request.get("command", ""),
-        "body": body or {},
-    }
-
-
-def _error(request: DapMessage, message: str) -> DapMessage:
-    response = _response(request)
-    response["success"] = False
-    response["message"] = message
-    return response
-
-
-def _identifier(arguments: dict[str, Any], key: str, command: str) -> str:
-    value = arguments.get(key)
-    if not isinstance(value, str) or not value.isidentifier():
-        raise DapError(f"{command!r} needs arguments.{key}: a Python name, not {value!r}")
-    return value
-
-
-def _integer(arguments: dict[str, Any], key: str, command: str) -> int:
-    value = arguments.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise DapError(f"{command!r} needs arguments.{key}: an integer, not {value!r}")
-    return value
+"""Requests after which debugpy runs the stopped threads again."""
 
 
 class Debugger:
@@ -209,29 +142,33 @@ class Debugger:
         command = request.get("command")
         arguments = request.get("arguments", {})
         if not isinstance(command, str):
-            return _error(request, f"a debug request needs a 'command' string, not {command!r}")
+            return error_response(
+                request, f"a debug request needs a 'command' string, not {command!r}"
+            )
         if not isinstance(arguments, dict):
-            return _error(request, f"{command!r} needs 'arguments' to be an object")
+            return error_response(request, f"{command!r} needs 'arguments' to be an object")
         if not self.available and command != "debugInfo":
-            return _error(request, "the debugger needs debugpy: pip install debugpy")
+            return error_response(request, "the debugger needs debugpy: pip install debugpy")
         handler = self._local.get(command)
         if handler is None and command not in _FORWARDED:
-            return _error(request, f"unknown debug command {command!r}")
+            return error_response(request, f"unknown debug command {command!r}")
         try:
             with anyio.fail_after(REQUEST_TIMEOUT):
                 if handler is not None:
                     return await handler(request, arguments)
                 return await self._forward(request, arguments)
         except DapError as exc:
-            return _error(request, str(exc))
+            return error_response(request, str(exc))
         except TimeoutError:
-            return _error(request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s")
+            return error_response(
+                request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s"
+            )
         except DebugpyClosedError as exc:
             self._forget_session()
-            return _error(request, f"{exc}; send 'initialize' and 'attach' again")
+            return error_response(request, f"{exc}; send 'initialize' and 'attach' again")
         except Exception as exc:
             log.exception("debug request %r failed", command)
-            return _error(request, f"{type(exc).__name__}: {exc}")
+            return error_response(request, f"{type(exc).__name__}: {exc}")
 
     # --- talking to debugpy -----------------------------------------------------------------
 
@@ -309,7 +246,7 @@ class Debugger:
 
     async def _initialize(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         if self._capabilities is not None and self._client is not None and not self._client.closed:
-            return _response(request, self._capabilities)
+            return success_response(request, self._capabilities)
         host, port = await self._start_adapter()
         client = await DebugpyClient.connect(host, port, self._on_message)
         Caller.get_current().call_soon(self._read, client)
@@ -330,7 +267,7 @@ class Debugger:
         if client is None or client.closed or self._capabilities is None:
             raise DapError("send 'initialize' before 'attach'")
         if self._attached:
-            return _response(request)
+            return success_response(request)
         assert self._endpoint is not None
         host, port = self._endpoint
         arguments = {
@@ -342,7 +279,7 @@ class Debugger:
             "connect": {"host": host, "port": port},
             "rules": [
                 *arguments.get("rules", []),
-                *({"path": folder, "include": False} for folder in _package_folders()),
+                *({"path": folder, "include": False} for folder in kernel_folders()),
             ],
         }
         initialized = client.expect_event("initialized")
@@ -361,13 +298,13 @@ class Debugger:
     ) -> DapMessage:
         del arguments
         self._connected()
-        return _response(request)
+        return success_response(request)
 
     async def _disconnect(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         client = self._client
         if client is None or client.closed:
             self._forget_session()
-            return _response(request)
+            return success_response(request)
         # Never let a frontend end the kernel process through the debugger.
         arguments = {**arguments, "terminateDebuggee": False, "restart": False}
         try:
@@ -379,7 +316,7 @@ class Debugger:
 
     async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         del arguments
-        return _response(
+        return success_response(
             request,
             {
                 "isStarted": self._attached,
@@ -403,13 +340,12 @@ class Debugger:
         if not isinstance(code, str):
             raise DapError(f"'dumpCell' needs arguments.code: a string, not {code!r}")
         path = await Caller.to_thread(cell_files.dump, code)
-        return _response(request, {"sourcePath": path})
+        return success_response(request, {"sourcePath": path})
 
     async def _set_breakpoints(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
-        source = arguments.get("source")
-        path = source.get("path") if isinstance(source, dict) else None
+        path = source_path_argument(arguments, "setBreakpoints")
         points = arguments.get("breakpoints", [])
-        if not isinstance(path, str) or not isinstance(points, list):
+        if path is None or not isinstance(points, list):
             raise DapError("'setBreakpoints' needs arguments.source.path and a breakpoints list")
         response = await self._forward(request, arguments)
         if response.get("success"):
@@ -424,24 +360,23 @@ class Debugger:
         reference = arguments.get("sourceReference", 0)
         if isinstance(reference, int) and reference > 0:
             return await self._forward(request, arguments)
-        source = arguments.get("source")
-        path = source.get("path") if isinstance(source, dict) else None
-        if not isinstance(path, str):
+        path = source_path_argument(arguments, "source")
+        if path is None:
             raise DapError("'source' needs arguments.source.path or a sourceReference")
         try:
             content = await Caller.to_thread(Path(path).read_text, encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise DapError(f"cannot read {path!r}: {exc}") from exc
-        return _response(request, {"content": content, "mimeType": "text/x-python"})
+        return success_response(request, {"content": content, "mimeType": "text/x-python"})
 
     # --- what a stopped thread shows --------------------------------------------------------
 
     async def _stack_trace(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
-        _integer(arguments, "threadId", "stackTrace")
+        integer_argument(arguments, "threadId", "stackTrace")
         response = await self._forward(request, arguments)
         body = response.get("body")
         if response.get("success") and isinstance(body, dict):
-            frames = _users_frames(body.get("stackFrames", []))
+            frames = users_frames(body.get("stackFrames", []))
             body["stackFrames"] = frames
             body["totalFrames"] = len(frames)
         return response
@@ -460,30 +395,13 @@ class Debugger:
     ) -> DapMessage:
         del arguments
         shell = self._kernel.shell
-        hidden = shell.user_ns_hidden
-        variables: list[dict[str, Any]] = []
-        for name, value in list(shell.user_ns.items()):
-            if name.startswith("_") or (name in hidden and hidden[name] is value):
-                continue
-            try:
-                text = _value_repr.repr(value)
-            except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not hide the rest
-                text = f"<repr failed: {type(exc).__name__}>"
-            variables.append(
-                {
-                    "name": name,
-                    "value": text,
-                    "type": type(value).__qualname__,
-                    "evaluateName": name,
-                    "variablesReference": 0,
-                }
-            )
-        return _response(request, {"variables": variables})
+        variables = namespace_variables(shell.user_ns, shell.user_ns_hidden)
+        return success_response(request, {"variables": variables})
 
     async def _rich_inspect_variables(
         self, request: DapMessage, arguments: dict[str, Any]
     ) -> DapMessage:
-        name = _identifier(arguments, "variableName", "richInspectVariables")
+        name = identifier_argument(arguments, "variableName", "richInspectVariables")
         frame_id = arguments.get("frameId")
         if isinstance(frame_id, int) and self._stopped_threads:
             expression = (
@@ -499,15 +417,15 @@ class Debugger:
             if name not in namespace:
                 raise DapError(f"no variable named {name!r}")
             bundle = json.loads(rich_bundle_json(namespace[name]))
-        return _response(request, bundle)
+        return success_response(request, bundle)
 
     async def _copy_to_globals(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
-        source = _identifier(arguments, "srcVariableName", "copyToGlobals")
-        target = _identifier(arguments, "dstVariableName", "copyToGlobals")
-        frame_id = _integer(arguments, "srcFrameId", "copyToGlobals")
+        source = identifier_argument(arguments, "srcVariableName", "copyToGlobals")
+        target = identifier_argument(arguments, "dstVariableName", "copyToGlobals")
+        frame_id = integer_argument(arguments, "srcFrameId", "copyToGlobals")
         # The frame's globals are the namespace of the shell that ran the cell.
         await self._evaluate_in_frame(frame_id, f"globals().__setitem__({target!r}, {source})")
-        return _response(request)
+        return success_response(request)
 
     # --- interrupts and shutdown (IO thread) ------------------------------------------------
 
@@ -544,17 +462,3 @@ def _listen() -> tuple[str, int]:
     debugpy.configure(subProcess=False)
     host, port = debugpy.listen((LOCALHOST, 0))  # noqa: T100 - starts debugpy's adapter
     return host, port
-
-
-def _users_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stack without the kernel's frames: up to the outermost cell, or non-kernel files."""
-    paths = [str((frame.get("source") or {}).get("path", "")) for frame in frames]
-    cells = [index for index, path in enumerate(paths) if cell_files.is_cell(path)]
-    if cells:
-        return frames[: cells[-1] + 1]
-    kernel_folders = tuple(_package_folders())
-    return [
-        frame
-        for frame, path in zip(frames, paths, strict=True)
-        if not path.startswith(kernel_folders)
-    ]

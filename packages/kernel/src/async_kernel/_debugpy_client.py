@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
     from anyio.abc import SocketStream
 
+    from ._dap import DapMessage
+
 __all__ = ["DebugpyClient", "DebugpyClosedError"]
 
 log = logging.getLogger(__name__)
 
 _HEADER_END = b"\r\n\r\n"
 _MAX_HEADER = 1024
-
-DapMessage = dict[str, Any]
 
 
 class DebugpyClosedError(ConnectionError):
