@@ -313,6 +313,8 @@ PAUSING_CELL = "import time\npaused_here = 1\ntime.sleep(600)\n"
 
 def test_interrupt_while_paused(session: DebugSession) -> None:
     kernel = session.harness
+    later = "after = 1\nafter += 1\n"
+    session.break_at(later, 2)  # set before the interrupt, so nothing re-arms debugpy after it
     session.break_at(PAUSING_CELL, 2)
     msg_id = kernel.client.execute(PAUSING_CELL)
     session.event("stopped")
@@ -323,10 +325,8 @@ def test_interrupt_while_paused(session: DebugSession) -> None:
     assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt")
     assert session.ok("debugInfo")["stoppedThreads"] == []
 
-    # The debugger still works: the next breakpoint stops the next cell.
-    code = "after = 1\nafter += 1\n"
-    session.break_at(code, 2)
-    msg_id = kernel.client.execute(code)
+    # The interrupt landed in the cell, not in debugpy: the thread is still debugged.
+    msg_id = kernel.client.execute(later)
     stopped = session.event("stopped")
     session.ok("continue", {"threadId": stopped["body"]["threadId"]})
     assert kernel.reply_for(msg_id)["content"]["status"] == "ok"

@@ -17,9 +17,11 @@ whichever shell ran the cell.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -450,10 +452,37 @@ class Debugger:
                 with anyio.move_on_after(RESUME_TIMEOUT):
                     await client.request("continue", {"threadId": thread_id})
                     await continued()
+                    # "continued" is sent just before the thread returns to the user's code;
+                    # an interrupt that lands in debugpy's code would turn its tracing off.
+                    while _threads_in_debugpy():  # noqa: ASYNC110 - no event marks it
+                        await anyio.sleep(0.001)
         except Exception:
             log.exception("could not resume the debugged threads")
         finally:
             action()
+
+
+def _threads_in_debugpy() -> bool:
+    """Whether a thread debugpy traces is running debugpy's own code (held, or resuming)."""
+    debugpy_folders = _debugpy_folders()
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        if getattr(thread, "pydev_do_not_trace", False) or thread.ident is None:
+            continue
+        frame = frames.get(thread.ident)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(debugpy_folders):
+                return True
+            frame = frame.f_back
+    return False
+
+
+@functools.cache
+def _debugpy_folders() -> tuple[str, ...]:
+    spec = importlib.util.find_spec("debugpy")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    return tuple(str(Path(folder)) for folder in spec.submodule_search_locations)
 
 
 def _listen() -> tuple[str, int]:
