@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._context import thread_start_lock
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import CoroutineType, FrameType
@@ -45,12 +47,21 @@ class RunningCell:
 
 
 def _raise_in_thread(thread: threading.Thread) -> None:
+    """Raise KeyboardInterrupt in ``thread`` at its next bytecode (any other thread).
+
+    While a thread starts another, CPython 3.11 briefly gives the new thread's state the
+    starter's id, and ``PyThreadState_SetAsyncExc`` marks the first state with that id: the
+    new thread's. It would die before signalling that it started, and the starter would wait
+    for it forever. Thread starts hold :data:`thread_start_lock`, so taking it here keeps the
+    exception out of that window.
+    """
     ident = thread.ident
     if ident is None:
         return
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-    )
+    with thread_start_lock:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+        )
 
 
 class InterruptController:
@@ -62,6 +73,16 @@ class InterruptController:
         self._main_thread = threading.main_thread()
         self._main_only_signals = 0
         """SIGINTs this controller sent itself, which target the main thread's cells only."""
+        self._wakers: list[Callable[[], object]] = []
+
+    def add_waker(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` after each interrupt (from the interrupting thread).
+
+        A ``KeyboardInterrupt`` raised in a worker thread only fires when that thread runs
+        Python code again; a thread blocked on a lock (a cell waiting in ``input()``) has to
+        be woken by whoever owns the lock. ``wake`` does that.
+        """
+        self._wakers.append(wake)
 
     def install_signal_handler(self) -> None:
         """Route SIGINT to the running cells (main thread only, once at start)."""
@@ -99,7 +120,15 @@ class InterruptController:
             cells = [cell for cell in self._cells if which is None or which(cell)]
         for cell in cells:
             self._interrupt(cell, in_main_signal_handler=False)
+        self._wake()
         return len(cells)
+
+    def _wake(self) -> None:
+        for wake in self._wakers:
+            try:
+                wake()
+            except Exception:
+                log.exception("waking threads after an interrupt failed")
 
     def _interrupt(self, cell: RunningCell, *, in_main_signal_handler: bool) -> None:
         cell.state.interrupted = True
@@ -129,5 +158,11 @@ class InterruptController:
                 cells = [cell for cell in cells if cell.thread is self._main_thread]
         # Other threads first: raising in the main thread ends this handler.
         cells.sort(key=lambda cell: cell.thread is self._main_thread)
+        woken = False
         for cell in cells:
+            if cell.thread is self._main_thread and not woken:
+                woken = True
+                self._wake()
             self._interrupt(cell, in_main_signal_handler=True)
+        if not woken:
+            self._wake()

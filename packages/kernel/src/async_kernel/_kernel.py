@@ -29,7 +29,7 @@ from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
-from ._shell import KernelShell
+from ._shell import KernelShell, warm_up_tracebacks
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
@@ -103,6 +103,7 @@ class Kernel:
             self.control_caller = Caller.start_new(backend=self.backend, name="Control")
             self._start_shell()
             self.transport.start()
+            caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             try:
                 await self._shutdown_requested.wait()
@@ -248,6 +249,8 @@ class Kernel:
             msg = self.codec.deserialize(channel, frames)
         except InvalidMessageError as exc:
             log.warning("rejected a message on %s: %s", channel, exc)
+            if exc.request is not None and channel is not Channel.stdin:
+                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
             return
         if channel is Channel.stdin:
             self.stdin.on_message(msg)
