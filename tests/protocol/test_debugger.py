@@ -233,6 +233,28 @@ def test_session_can_start_again_after_disconnect(session: DebugSession) -> None
     assert session.harness.reply_for(msg_id)["content"]["status"] == "ok"
 
 
+def test_pause_on_exceptions_raised_in_a_cell(session: DebugSession) -> None:
+    filters = session.ok("debugInfo")["exceptionPaths"]
+    assert filters == ["Python Exceptions"]
+    # IPython catches every cell's exception, so "user unhandled" is the filter for cells.
+    session.ok("setExceptionBreakpoints", {"filters": ["userUnhandled"]})
+    code = "def fail():\n    raise ValueError('bad value')\nfail()\n"
+    path = session.ok("dumpCell", {"code": code})["sourcePath"]
+    msg_id = session.harness.client.execute(code)
+    stopped = session.event("stopped")
+    assert stopped["body"]["reason"] == "exception"
+    thread_id = stopped["body"]["threadId"]
+    info = session.ok("exceptionInfo", {"threadId": thread_id})
+    assert info["description"] == "bad value"
+    frame, frames = session.top_frame(thread_id)
+    assert (frame["name"], frame["line"], frame["source"]["path"]) == ("fail", 2, path)
+    assert len(frames) == 2  # debugpy names the cell's frame "<module> (Current frame)"
+    assert frames[1]["name"].startswith("<module>")
+    session.ok("continue", {"threadId": thread_id})
+    reply = session.harness.reply_for(msg_id)["content"]
+    assert (reply["status"], reply["ename"]) == ("error", "ValueError")
+
+
 def test_breakpoint_in_a_thread_cell(session: DebugSession) -> None:
     code = "# thread\nimport threading\nwhere = threading.current_thread().name\n"
     path = session.break_at(code, 3)
