@@ -13,6 +13,8 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from ._async_exc import start_guarded
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -23,16 +25,10 @@ __all__ = [
     "current_request",
     "current_subshell",
     "install_thread_context_inheritance",
-    "thread_start_lock",
 ]
 
 current_request: ContextVar[Message | None] = ContextVar("async_kernel_request", default=None)
 """The request whose handling (or cell) the current code runs for."""
-
-thread_start_lock = threading.RLock()
-"""Held while a thread starts another (once the kernel patched ``Thread.start``); reentrant
-for signal handlers that run in the middle of a start. See
-``_interrupts._raise_in_thread`` for why."""
 
 current_subshell: ContextVar[Subshell | None] = ContextVar("async_kernel_subshell", default=None)
 """The subshell whose namespace the current code uses; None for the main shell."""
@@ -43,8 +39,8 @@ _installed = False
 def install_thread_context_inheritance() -> None:
     """Make new threads start with the starting thread's request and subshell.
 
-    Thread starts also take :data:`thread_start_lock`, so that an interrupt never lands in a
-    thread that is half started.
+    Thread starts are also guarded so that an interrupt never lands in a thread that is half
+    started (see ``_async_exc``).
 
     Only these two variables are carried over, so threads behave as they always do otherwise.
     Called once at kernel start; the kernel owns its process, so patching Thread is fine.
@@ -60,8 +56,7 @@ def install_thread_context_inheritance() -> None:
         request, subshell = current_request.get(), current_subshell.get()
         if request is not None or subshell is not None:
             self._async_kernel_context = (request, subshell)  # pyright: ignore[reportAttributeAccessIssue]
-        with thread_start_lock:
-            original_start(self)
+        start_guarded(self, original_start)
 
     def bootstrap_inner(self: threading.Thread) -> None:
         inherited: Any = getattr(self, "_async_kernel_context", None)

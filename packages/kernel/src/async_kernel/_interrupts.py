@@ -14,7 +14,6 @@ Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import inspect
 import logging
 import signal
@@ -22,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._context import thread_start_lock
+from ._async_exc import raise_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -44,24 +43,6 @@ class RunningCell:
     coroutine: CoroutineType[Any, Any, Any] | None
     cancel: Callable[[], object]
     """Cancels the cell in its own event loop; callable from any thread."""
-
-
-def _raise_in_thread(thread: threading.Thread) -> None:
-    """Raise KeyboardInterrupt in ``thread`` at its next bytecode (any other thread).
-
-    While a thread starts another, CPython 3.11 briefly gives the new thread's state the
-    starter's id, and ``PyThreadState_SetAsyncExc`` marks the first state with that id: the
-    new thread's. It would die before signalling that it started, and the starter would wait
-    for it forever. Thread starts hold :data:`thread_start_lock`, so taking it here keeps the
-    exception out of that window.
-    """
-    ident = thread.ident
-    if ident is None:
-        return
-    with thread_start_lock:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
-        )
 
 
 class InterruptController:
@@ -147,7 +128,7 @@ class InterruptController:
                 self._main_only_signals += 1
             signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
         else:
-            _raise_in_thread(cell.thread)
+            raise_in_thread(cell.thread)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
