@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel._cell_files import CellCompiler, CellFiles, cell_files, murmur2
+from async_kernel._cell_files import (
+    MAX_HASHED_CELL,
+    CellCompiler,
+    CellFiles,
+    cell_files,
+    murmur2,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,3 +57,10 @@ def test_cells_compile_under_their_file_name() -> None:
     assert name == cell_files.path_for("y = 2\n")
     code = compiler("y = 2\n", name, "exec")
     assert code.co_filename == name
+
+
+def test_huge_cells_keep_ipythons_name() -> None:
+    """Hashing a huge cell on every run would cost seconds, so it is not named by its hash."""
+    code = "x = 1\n" * (MAX_HASHED_CELL // 6 + 1)
+    name = CellCompiler().cache(code, 8, raw_code=code)
+    assert not cell_files.is_cell(name)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+from array import array
 from pathlib import Path
 
 from IPython.core.compilerop import CachingCompiler
 
-__all__ = ["CellCompiler", "CellFiles", "cell_files", "murmur2"]
+__all__ = ["MAX_HASHED_CELL", "CellCompiler", "CellFiles", "cell_files", "murmur2"]
 
 HASH_SEED = 0x5EED_CE11
 """Seed for the cell hash; any fixed 32-bit number works, the frontend reads it from debugInfo."""
+
+MAX_HASHED_CELL = 256 * 1024
+"""Cells longer than this (in characters) keep IPython's name: hashing costs ~0.2 s per MB."""
 
 _MASK = 0xFFFF_FFFF
 _MULTIPLIER = 0x5BD1_E995
@@ -30,22 +35,27 @@ def murmur2(text: str, seed: int) -> int:
     """The 32-bit MurmurHash2 of ``text``'s UTF-8 bytes, as JupyterLab's debugger computes it."""
     data = text.encode()
     length = len(data)
-    value = (seed ^ length) & _MASK
     whole = length - length % 4
-    for index in range(0, whole, 4):
-        block = int.from_bytes(data[index : index + 4], "little")
-        block = (block * _MULTIPLIER) & _MASK
-        block ^= block >> 24
-        block = (block * _MULTIPLIER) & _MASK
-        value = ((value * _MULTIPLIER) & _MASK) ^ block
+    value = (seed ^ length) & _MASK
+    multiplier = _MULTIPLIER
+    for word in _little_endian_words(data[:whole]):
+        mixed = (word * multiplier) & _MASK
+        value = ((value * multiplier) ^ ((mixed ^ (mixed >> 24)) * multiplier)) & _MASK
     tail = data[whole:]
     if tail:
         value ^= int.from_bytes(tail, "little")
-        value = (value * _MULTIPLIER) & _MASK
+        value = (value * multiplier) & _MASK
     value ^= value >> 13
-    value = (value * _MULTIPLIER) & _MASK
+    value = (value * multiplier) & _MASK
     value ^= value >> 15
     return value
+
+
+def _little_endian_words(data: bytes) -> array[int]:
+    words = array("I", data)  # 4-byte items on every platform CPython supports
+    if sys.byteorder == "big":
+        words.byteswap()
+    return words
 
 
 class CellFiles:
@@ -91,9 +101,12 @@ class CellCompiler(CachingCompiler):
     """IPython's compiler, naming each cell after the hash of its raw code.
 
     Tracebacks still read ``Cell In[n]``: IPython maps the name back through its filename map.
+    Cells over :data:`MAX_HASHED_CELL` keep IPython's own name, so the debugger cannot stop in
+    them; hashing a huge cell on every run would cost seconds.
     """
 
     def get_code_name(self, raw_code: str, transformed_code: str, number: int) -> str:
         """The cell's file name: the same path ``dumpCell`` writes for this code."""
-        del transformed_code, number
+        if len(raw_code) > MAX_HASHED_CELL:
+            return super().get_code_name(raw_code, transformed_code, number)
         return cell_files.path_for(raw_code)
