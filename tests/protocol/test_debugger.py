@@ -138,6 +138,13 @@ def test_debug_info_before_start_describes_cell_files(kernel: KernelHarness) -> 
     assert Path(path).read_text(encoding="utf-8") == CELL
 
 
+def test_starting_the_debugger_prints_nothing(fresh_kernel: KernelHarness) -> None:
+    request = {"type": "request", "seq": 1, "command": "initialize", "arguments": {}}
+    msg_id = fresh_kernel.send("control", "debug_request", request)
+    assert fresh_kernel.reply_for(msg_id, "control")["content"]["success"] is True
+    assert outputs(fresh_kernel.iopub_for(msg_id), "stream") == []
+
+
 def test_whole_protocol_flow(session: DebugSession) -> None:
     kernel = session.harness
     path = session.break_at(CELL, CELL_CALL_LINE)

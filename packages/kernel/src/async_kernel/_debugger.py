@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -486,6 +487,9 @@ def _debugpy_folders() -> tuple[str, ...]:
 
 
 def _listen() -> tuple[str, int]:
+    # debugpy warns on stderr that frozen stdlib modules may miss breakpoints; cells are not
+    # frozen, and the warning would reach the frontend as output.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     import debugpy  # noqa: T100 - the debugger is the point; imported late, it is slow
 
     debugpy.configure(subProcess=False)
