@@ -111,6 +111,7 @@ class Debugger:
         self._attached = False
         self._breakpoints: dict[str, list[dict[str, Any]]] = {}
         self._stopped_threads: set[int] = set()
+        """DAP ids of the threads debugpy holds at a breakpoint or step (from its events)."""
         self._last_request: Message | None = None
         self._local: dict[str, Callable[[DapMessage, dict[str, Any]], Awaitable[DapMessage]]] = {
             "initialize": self._initialize,
@@ -126,11 +127,6 @@ class Debugger:
             "copyToGlobals": self._copy_to_globals,
             "disconnect": self._disconnect,
         }
-
-    @property
-    def stopped_threads(self) -> frozenset[int]:
-        """The DAP ids of the threads debugpy holds at a breakpoint or step."""
-        return frozenset(self._stopped_threads)
 
     # --- the handler (control thread) -------------------------------------------------------
 
