@@ -436,6 +436,17 @@ def test_bad_requests_get_dap_errors(
     assert reply["content"]["status"] == "ok"
 
 
+def test_arguments_may_be_null_or_left_out(kernel: KernelHarness) -> None:
+    debugger = DebugSession(kernel)
+    for content in (
+        {"type": "request", "seq": 1, "command": "debugInfo", "arguments": None},
+        {"type": "request", "seq": 2, "command": "debugInfo"},
+    ):
+        response = debugger.send(content)
+        assert response["success"] is True
+        assert response["request_seq"] == content["seq"]
+
+
 def test_requests_for_debugpy_before_start_are_errors(kernel: KernelHarness) -> None:
     debugger = DebugSession(kernel)
     if debugger.ok("debugInfo")["isStarted"]:

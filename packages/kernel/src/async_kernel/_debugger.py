@@ -139,7 +139,9 @@ class Debugger:
     async def handle(self, request: DapMessage) -> DapMessage:
         """Carry out one DAP request; every failure becomes a ``success: false`` response."""
         command = request.get("command")
-        arguments = request.get("arguments", {})
+        arguments = request.get("arguments")
+        if arguments is None:  # optional in DAP
+            arguments = {}
         if not isinstance(command, str):
             return error_response(
                 request, f"a debug request needs a 'command' string, not {command!r}"
