@@ -361,6 +361,26 @@ def test_interrupt_while_paused(session: DebugSession) -> None:
     assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
 
 
+def test_pause_a_running_cell_then_interrupt_it(session: DebugSession) -> None:
+    kernel = session.harness
+    code = "import time\nwhile True:\n    time.sleep(0.01)\n"
+    path = session.ok("dumpCell", {"code": code})["sourcePath"]
+    msg_id = kernel.client.execute(code)
+    kernel.iopub_for_started(msg_id)
+    threads = {t["name"]: t["id"] for t in session.ok("threads")["threads"]}
+    session.ok("pause", {"threadId": threads["MainThread"]})
+    stopped = session.event("stopped")
+    assert stopped["body"]["reason"] == "pause"
+    frame, _ = session.top_frame(stopped["body"]["threadId"])
+    assert frame["source"]["path"] == path
+    assert frame["line"] in (2, 3)
+
+    interrupt_id = kernel.send("control", "interrupt_request", {})
+    assert kernel.reply_for(interrupt_id, "control")["content"]["status"] == "ok"
+    reply = kernel.reply_for(msg_id)["content"]
+    assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt")
+
+
 def test_restart_while_paused(session: DebugSession) -> None:
     kernel = session.harness
     cell_folder = Path(session.ok("debugInfo")["tmpFilePrefix"])
