@@ -17,7 +17,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
     from jupyter_client.blocking.client import BlockingKernelClient
@@ -149,20 +149,25 @@ def running_kernel(
     extra_argv: Sequence[str] = (),
     log_path: Path | None = None,
     interrupt_mode: str = "message",
+    env: Mapping[str, str | None] | None = None,
 ) -> Iterator[KernelHarness]:
     """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
 
     ``extra_argv`` is added to the kernel's command line; with ``log_path`` the kernel's
-    stdout and stderr (its log) go to that file.
+    stdout and stderr (its log) go to that file. ``env`` adds variables to the kernel's
+    environment; a None value removes one.
     """
     specs = write_spec(folder, backend, extra_argv, interrupt_mode)
     manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
-    env = dict(os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1")
+    merged = dict(
+        os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1", **(env or {})
+    )
+    kernel_env = {name: value for name, value in merged.items() if value is not None}
     if log_path is None:
-        manager.start_kernel(env=env)
+        manager.start_kernel(env=kernel_env)
     else:
         with log_path.open("ab") as log_file:
-            manager.start_kernel(env=env, stdout=log_file, stderr=log_file)
+            manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
     client = manager.client()
     client.start_channels()
     try:

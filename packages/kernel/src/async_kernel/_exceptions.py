@@ -35,3 +35,23 @@ class UnknownBackendError(KernelError, LookupError):
 
 class StdinNotAllowedError(KernelError, RuntimeError):
     """The frontend did not allow input for this request (allow_stdin was false)."""
+
+
+class GuiError(KernelError, RuntimeError):
+    """A GUI integration could not be switched on.
+
+    A cell shows it as one line, without a traceback through IPython's magics: the message
+    says what to do.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: the lines a cell's error shows instead of a traceback."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class UnknownGuiError(GuiError, LookupError):
+    """No GUI integration is registered under the requested name; the message lists them."""
+
+
+class GuiUnavailableError(GuiError, ImportError):
+    """A GUI integration needs a package that is not installed; the message names it."""

@@ -9,6 +9,11 @@ Which of the two applies is read from the cell's coroutine: it is suspended exac
 awaits; one not yet started counts as running, since it may never reach an await. The SIGINT
 handler re-reads it in the main thread, so a cell that suspends between the check and the signal is still cancelled.
 Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up here.
+
+CPython runs a signal's handler between bytecodes of the main thread. A SIGINT that lands just
+before the main thread enters a blocking call (``time.sleep``) does not end that call, and its
+handler waits until the call returns; so the controller sends SIGINT again every
+:data:`RESEND_INTERVAL` until the handler has run or the cell has ended.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import queue
 import signal
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._async_exc import raise_in_thread
+from ._signal_watch import SignalWatcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -32,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["InterruptController", "RunningCell"]
 
 log = logging.getLogger(__name__)
+
+RESEND_INTERVAL = 0.05
+"""Seconds between SIGINTs to a blocked main thread whose handler has not run yet."""
 
 
 @dataclass(slots=True, eq=False)
@@ -45,16 +55,47 @@ class RunningCell:
     """Cancels the cell in its own event loop; callable from any thread."""
 
 
+_MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _keep_signals_for_the_main_thread() -> None:
+    """Make every thread started from now on block SIGINT and SIGTERM.
+
+    Python runs signal handlers in the main thread, but the OS delivers a signal sent to the
+    process to any thread that does not block it. Delivered elsewhere, it does not break the
+    main thread's blocking call (a cell in ``time.sleep``), and the handler waits for that
+    call to end. A thread inherits the signal mask of the thread that starts it, so the mask
+    is set for the moment ``Thread.start`` creates it.
+    """
+    original_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
+        try:
+            original_start(self)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    threading.Thread.start = start
+
+
 class InterruptController:
     """Keeps the running cells and interrupts them on request or on SIGINT."""
 
     def __init__(self) -> None:
         self._cells: set[RunningCell] = set()
-        self._lock = threading.Lock()
+        # Reentrant: the SIGINT handler takes it in the main thread, which may hold it already.
+        self._lock = threading.RLock()
+        self._handled = threading.Condition(self._lock)
+        self._handled_signals = 0
+        """How many times the SIGINT handler has run; what the resender waits for."""
         self._main_thread = threading.main_thread()
         self._main_only_signals = 0
         """SIGINTs this controller sent itself, which target the main thread's cells only."""
         self._wakers: list[Callable[[], object]] = []
+        self.signal_watcher = SignalWatcher(self._resend_wanted)
+        """Makes sure SIGINT and SIGTERM reach their handlers; see ``_signal_watch``."""
+        self._deferred: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
 
     def add_waker(self, wake: Callable[[], object]) -> None:
         """Call ``wake`` after each interrupt (from the interrupting thread).
@@ -67,7 +108,40 @@ class InterruptController:
 
     def install_signal_handler(self) -> None:
         """Route SIGINT to the running cells (main thread only, once at start)."""
+        _keep_signals_for_the_main_thread()
+        threading.Thread(
+            target=self._run_deferred, name="async-kernel-signals", daemon=True
+        ).start()
         signal.signal(signal.SIGINT, self._on_sigint)
+
+    def watch_signals(self) -> None:
+        """Start the signal watcher (main thread, once the event loop runs)."""
+        self.signal_watcher.start()
+
+    def _resend_wanted(self, signum: int) -> bool:
+        if signum != signal.SIGINT:
+            return True
+        with self._lock:
+            return any(cell.thread is self._main_thread for cell in self._cells)
+
+    def defer_from_signal_handler(self, func: Callable[[], object]) -> None:
+        """Run ``func`` soon in a helper thread; safe to call from a signal handler.
+
+        A signal handler interrupts the main thread anywhere, maybe inside the event loop's
+        ``select`` or holding a lock: a callback it schedules in that loop would wait until
+        something else wakes the loop, and taking a lock could deadlock. ``SimpleQueue.put``
+        is reentrant, so the handler hands the work over instead. Needs
+        :meth:`install_signal_handler` to have started the helper thread.
+        """
+        self._deferred.put(func)
+
+    def _run_deferred(self) -> None:
+        while True:
+            func = self._deferred.get()
+            try:
+                func()
+            except Exception:
+                log.exception("work deferred from a signal handler failed")
 
     @contextlib.contextmanager
     def running(
@@ -85,6 +159,9 @@ class InterruptController:
         finally:
             with self._lock:
                 self._cells.discard(cell)
+                if not self._cells:
+                    self._main_only_signals = 0  # left over from coalesced resends
+                self._handled.notify_all()
 
     @property
     def busy(self) -> bool:
@@ -120,30 +197,70 @@ class InterruptController:
         if state == inspect.CORO_CLOSED:
             return
         if state == inspect.CORO_SUSPENDED:
-            cell.cancel()
+            if in_main_signal_handler:
+                # From another thread, so the cancel wakes the loop (see defer_...).
+                self.defer_from_signal_handler(cell.cancel)
+            else:
+                cell.cancel()
         elif cell.thread is self._main_thread:
             if in_main_signal_handler:
                 raise KeyboardInterrupt
             with self._lock:
-                self._main_only_signals += 1
-            signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+                handled_before = self._handled_signals
+                self._send_main_sigint()
+            threading.Thread(
+                target=self._resend_until_handled,
+                args=(cell, handled_before),
+                name="async-kernel-interrupt",
+                daemon=True,
+            ).start()
         else:
             raise_in_thread(cell.thread)
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        del signum, frame
+    def _send_main_sigint(self) -> None:
+        """SIGINT the main thread for its cells only (call with the lock held)."""
+        self._main_only_signals += 1
+        signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+
+    def _resend_until_handled(self, cell: RunningCell, handled_before: int) -> None:
+        """Send SIGINT again until the handler has run or ``cell`` ended (its own thread)."""
         with self._lock:
+            while not self._handled.wait_for(
+                lambda: self._handled_signals != handled_before or cell not in self._cells,
+                timeout=RESEND_INTERVAL,
+            ):
+                self._send_main_sigint()
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        self.signal_watcher.acknowledge(signum)
+        with self._lock:
+            self._handled_signals += 1
+            self._handled.notify_all()
             cells = list(self._cells)
             if self._main_only_signals:
                 self._main_only_signals -= 1
                 cells = [cell for cell in cells if cell.thread is self._main_thread]
+        self._interrupt_from_signal_handler(cells)
+
+    def interrupt_from_signal_handler(self) -> None:
+        """Interrupt every running cell from a signal handler running in the main thread.
+
+        Raises:
+            KeyboardInterrupt: a cell runs in the main thread; raised here, it ends that cell.
+
+        Another signal handler (SIGTERM's) calls this rather than :meth:`interrupt`: the
+        SIGINT that :meth:`interrupt` sends the main thread would arrive while the main
+        thread still runs that handler, after Python checked for SIGINT, and wait unseen
+        until the blocking call the main thread returns to ends.
+        """
+        with self._lock:
+            cells = list(self._cells)
+        self._interrupt_from_signal_handler(cells)
+
+    def _interrupt_from_signal_handler(self, cells: list[RunningCell]) -> None:
         # Other threads first: raising in the main thread ends this handler.
         cells.sort(key=lambda cell: cell.thread is self._main_thread)
-        woken = False
+        self.defer_from_signal_handler(self._wake)
         for cell in cells:
-            if cell.thread is self._main_thread and not woken:
-                woken = True
-                self._wake()
             self._interrupt(cell, in_main_signal_handler=True)
-        if not woken:
-            self._wake()

@@ -25,6 +25,7 @@ from ._debugger import Debugger
 from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
+from ._gui import GuiManager
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
@@ -65,6 +66,7 @@ class Kernel:
         self._introspection = IntrospectionHandler(self)
         self.comm_manager = CommManager(self)
         self.subshells = Subshells(self)
+        self.gui = GuiManager(self)
         comms = CommHandler(self)
         self.debugger = Debugger(self)
         handlers: dict[str, Handler] = {
@@ -104,7 +106,9 @@ class Kernel:
             self._start_shell()
             self.transport.start()
             caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
+            self.gui.start()  # after the transport: kernel_info need not wait for it
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            self.interrupts.watch_signals()
             try:
                 await self._shutdown_requested.wait()
             finally:
@@ -132,6 +136,7 @@ class Kernel:
         self.stdin.install()
 
     def _stop(self) -> None:
+        self.gui.stop()
         self.flush_streams()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         self.transport.stop()
@@ -140,9 +145,10 @@ class Kernel:
             history.end_session()
             history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
 
-    def request_shutdown(self) -> None:
-        """Stop serving: interrupt running cells, then end :meth:`run` (any thread)."""
-        self.debugger.resume_then(self.interrupts.interrupt)
+    def request_shutdown(self, interrupt: bool = True) -> None:
+        """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
+        if interrupt:
+            self.debugger.resume_then(self.interrupts.interrupt)
         event = self._shutdown_requested
         if event is not None:
             self.main_caller.call_soon(event.set)

@@ -256,14 +256,13 @@ class KernelShell(InteractiveShell):
         """Leave sys.stdout/sys.stderr to the kernel, which installs its own streams."""
 
     def enable_gui(self, gui: str | None = None) -> None:
-        """Accept inline (no event loop); other GUIs come from async-kernel-gui."""
-        if gui in (None, "inline"):
-            return
-        msg = (
-            f"GUI event loop {gui!r} is not available in this kernel; "
-            "install async-kernel[gui] for tk and qt integration"
-        )
-        raise NotImplementedError(msg)
+        """Switch GUI integration (``%gui``, ``%matplotlib``); they come from entry points."""
+        self.kernel.gui.enable(gui)
+
+    def enable_matplotlib(self, gui: str | None = None) -> tuple[str | None, str]:
+        """Check the integration for ``gui`` is installed before matplotlib switches to it."""
+        self.kernel.gui.check(gui)
+        return super().enable_matplotlib(gui)
 
     def init_hooks(self) -> None:
         """Send pager text to the frontend as a payload instead of a terminal pager."""

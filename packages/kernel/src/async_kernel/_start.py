@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,14 +78,16 @@ def _shut_down_on_sigterm(kernel: Kernel) -> None:
     """Make SIGTERM a clean shutdown, as a shutdown_request is, with exit status 0.
 
     The handler runs in the main thread between two bytecodes of whatever runs there, maybe
-    holding a lock the shutdown needs; so it only starts a thread that asks for the shutdown.
+    holding a lock the shutdown needs; so it hands the request to a helper thread, and
+    interrupts the running cells itself (raising ``KeyboardInterrupt`` here if one runs in
+    the main thread).
     """
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        log.info("SIGTERM received; shutting down")
-        threading.Thread(
-            target=kernel.request_shutdown, name="async-kernel-sigterm", daemon=True
-        ).start()
+        del frame
+        interrupts = kernel.interrupts
+        interrupts.signal_watcher.acknowledge(signum)
+        interrupts.defer_from_signal_handler(functools.partial(kernel.request_shutdown, False))
+        interrupts.interrupt_from_signal_handler()
 
     signal.signal(signal.SIGTERM, on_sigterm)
