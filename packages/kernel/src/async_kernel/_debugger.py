@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from async_caller import Caller
+from async_caller import Caller, CallerStoppedError
 
 from ._cell_files import cell_files
 from ._dap import (
@@ -441,7 +441,10 @@ class Debugger:
         if not self._stopped_threads or client is None or client.closed:
             action()
             return
-        self._kernel.control_caller.call_soon(self._resume_and_run, client, action)
+        try:
+            self._kernel.control_caller.call_soon(self._resume_and_run, client, action)
+        except CallerStoppedError:  # shutting down: nothing can resume them any more
+            action()
 
     async def _resume_and_run(self, client: DebugpyClient, action: Callable[[], object]) -> None:
         try:

@@ -8,6 +8,7 @@ subshell; the IO thread owns the sockets (``_zmq_transport``); worker threads ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from async_caller import Caller
+from async_caller import Caller, CallerStoppedError
 
 from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
@@ -151,7 +152,8 @@ class Kernel:
             self.debugger.resume_then(self.interrupts.interrupt)
         event = self._shutdown_requested
         if event is not None:
-            self.main_caller.call_soon(event.set)
+            with contextlib.suppress(CallerStoppedError):  # already shutting down
+                self.main_caller.call_soon(event.set)
 
     @property
     def last_seq(self) -> int:
