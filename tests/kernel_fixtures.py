@@ -102,6 +102,18 @@ class KernelHarness:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return messages
 
+    def next_iopub_of_type(self, msg_type: str) -> dict[str, Any]:
+        """The next iopub message of ``msg_type``, whatever its parent; others stay unclaimed."""
+        unclaimed = self._unclaimed["iopub"]
+        for index, msg in enumerate(unclaimed):
+            if msg["msg_type"] == msg_type:
+                return unclaimed.pop(index)
+        while True:
+            msg = self.client.get_iopub_msg(timeout=TIMEOUT)
+            if msg["msg_type"] == msg_type:
+                return msg
+            unclaimed.append(msg)
+
     def unclaimed(self, msg_id: str) -> list[dict[str, Any]]:
         """Messages already read (on any channel) whose parent is ``msg_id``, not yet claimed."""
         return [

@@ -80,6 +80,7 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "comm_close": _modes(RunMode.queue),
     "comm_info_request": _modes(RunMode.direct),
     "shutdown_request": _modes(RunMode.direct, (Channel.control,)),
+    "debug_request": _modes(RunMode.queue, (Channel.control,)),
     "create_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "delete_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "list_subshell_request": _modes(RunMode.direct, (Channel.control,)),

@@ -22,6 +22,7 @@ from async_caller import Caller, CallerStoppedError
 from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
 from ._context import current_request, install_thread_context_inheritance
+from ._debugger import Debugger
 from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
@@ -68,6 +69,7 @@ class Kernel:
         self.subshells = Subshells(self)
         self.gui = GuiManager(self)
         comms = CommHandler(self)
+        self.debugger = Debugger(self)
         handlers: dict[str, Handler] = {
             "kernel_info_request": self.kernel_info_request,
             "interrupt_request": self.interrupt_request,
@@ -81,6 +83,7 @@ class Kernel:
             "comm_msg": comms.comm_msg,
             "comm_close": comms.comm_close,
             "comm_info_request": comms.comm_info_request,
+            "debug_request": self.debugger.debug_request,
             "create_subshell_request": self.subshells.create_subshell_request,
             "delete_subshell_request": self.subshells.delete_subshell_request,
             "list_subshell_request": self.subshells.list_subshell_request,
@@ -146,7 +149,7 @@ class Kernel:
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
         if interrupt:
-            self.interrupts.interrupt()
+            self.debugger.resume_then(self.interrupts.interrupt)
         event = self._shutdown_requested
         if event is not None:
             with contextlib.suppress(CallerStoppedError):  # already shutting down
@@ -291,13 +294,16 @@ class Kernel:
                 {"text": "Python Reference", "url": "https://docs.python.org/3/"},
                 {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/"},
             ],
-            "debugger": False,
-            "supported_features": ["kernel subshells"],
+            "debugger": self.debugger.available,
+            "supported_features": [
+                "kernel subshells",
+                *(["debugger"] if self.debugger.available else []),
+            ],
         }
 
     def interrupt_request(self, msg: Message) -> None:
         """Interrupt every running cell, blocking or awaiting (IO thread)."""
-        self.interrupts.interrupt()
+        self.debugger.resume_then(self.interrupts.interrupt)
         self.reply(msg, "interrupt_reply", {"status": "ok"})
 
     def shutdown_request(self, msg: Message) -> None:

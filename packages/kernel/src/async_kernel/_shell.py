@@ -28,6 +28,7 @@ from IPython.core.ultratb import VerboseTB
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
+from ._cell_files import CellCompiler
 from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
 
@@ -163,6 +164,7 @@ class KernelShell(InteractiveShell):
 
     displayhook_class = Type(KernelDisplayHook)
     display_pub_class = Type(KernelDisplayPublisher)
+    compiler_class = Type(CellCompiler)  # cells are named after their code's hash (debugger)
     sink: OutputSink = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
     kernel = AnyTrait(None, help="The kernel this shell belongs to (libraries look for it).")
 

@@ -1,0 +1,498 @@
+"""The Jupyter debugger protocol (``debug_request`` on control) over debugpy.
+
+Design: the kernel is a proxy between the frontend and debugpy's adapter. ``debugpy.listen``
+starts the adapter (a subprocess) once per kernel process; a :class:`DebugpyClient` in the
+control thread's event loop connects to it. Requests that debugpy understands are forwarded;
+the Jupyter additions (``debugInfo``, ``dumpCell``, ``inspectVariables``,
+``richInspectVariables``, ``copyToGlobals``) are answered here; adapter events go to iopub as
+``debug_event``.
+
+Threads: everything here runs in the control thread's loop, except :meth:`resume_then`, which
+the IO thread calls. The control and IO threads are hidden from debugpy, so a breakpoint that
+stops a cell (main thread, subshell or worker thread) never stops the control channel.
+Variables come from the stopped frame through debugpy, so the namespace shown is that of
+whichever shell ran the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from async_caller import Caller, CallerStoppedError
+
+from ._cell_files import cell_files
+from ._dap import (
+    DapError,
+    DapMessage,
+    error_response,
+    identifier_argument,
+    integer_argument,
+    source_path_argument,
+    success_response,
+)
+from ._debug_inspection import (
+    kernel_folders,
+    namespace_variables,
+    rich_bundle_json,
+    users_frames,
+)
+from ._debugpy_client import DebugpyClient, DebugpyClosedError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._kernel import Kernel
+    from ._message import Message
+
+__all__ = ["Debugger"]
+
+log = logging.getLogger(__name__)
+
+LOCALHOST = "127.0.0.1"
+REQUEST_TIMEOUT = 20.0
+"""Seconds to wait for debugpy's answer before the frontend gets an error response."""
+RESUME_TIMEOUT = 5.0
+"""Seconds an interrupt waits for stopped threads to resume before it goes ahead anyway."""
+
+_KERNEL_THREADS = ("async-kernel-", "IPythonHistorySavingThread")
+"""Name prefixes of threads that serve the kernel (IO, heartbeat, history writes)."""
+
+_FORWARDED = frozenset(
+    {
+        "completions",
+        "continue",
+        "evaluate",
+        "exceptionInfo",
+        "goto",
+        "gotoTargets",
+        "loadedSources",
+        "modules",
+        "next",
+        "pause",
+        "scopes",
+        "setExceptionBreakpoints",
+        "setExpression",
+        "setFunctionBreakpoints",
+        "setVariable",
+        "stepIn",
+        "stepInTargets",
+        "stepOut",
+        "threads",
+        "variables",
+    }
+)
+"""Standard DAP requests passed to debugpy as they are."""
+
+_RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto"})
+"""Requests after which debugpy runs the stopped threads again."""
+
+
+class Debugger:
+    """Answers ``debug_request`` messages; one per kernel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.available = importlib.util.find_spec("debugpy") is not None
+        """Whether debugpy can be imported (kernel_info advertises the debugger only then)."""
+        self._endpoint: tuple[str, int] | None = None
+        self._client: DebugpyClient | None = None
+        self._capabilities: dict[str, Any] | None = None
+        self._attached = False
+        self._breakpoints: dict[str, list[dict[str, Any]]] = {}
+        self._stopped_threads: set[int] = set()
+        """DAP ids of the threads debugpy holds at a breakpoint or step (from its events)."""
+        self._last_request: Message | None = None
+        self._local: dict[str, Callable[[DapMessage, dict[str, Any]], Awaitable[DapMessage]]] = {
+            "initialize": self._initialize,
+            "attach": self._attach,
+            "configurationDone": self._configuration_done,
+            "debugInfo": self._debug_info,
+            "dumpCell": self._dump_cell,
+            "setBreakpoints": self._set_breakpoints,
+            "source": self._source,
+            "stackTrace": self._stack_trace,
+            "inspectVariables": self._inspect_variables,
+            "richInspectVariables": self._rich_inspect_variables,
+            "copyToGlobals": self._copy_to_globals,
+            "disconnect": self._disconnect,
+        }
+
+    # --- the handler (control thread) -------------------------------------------------------
+
+    async def debug_request(self, msg: Message) -> None:
+        """Answer one ``debug_request`` with a ``debug_reply`` holding the DAP response."""
+        self._last_request = msg
+        response = await self.handle(msg.content)
+        self._kernel.reply(msg, "debug_reply", response)
+
+    async def handle(self, request: DapMessage) -> DapMessage:
+        """Carry out one DAP request; every failure becomes a ``success: false`` response."""
+        command = request.get("command")
+        arguments = request.get("arguments")
+        if arguments is None:  # optional in DAP
+            arguments = {}
+        if not isinstance(command, str):
+            return error_response(
+                request, f"a debug request needs a 'command' string, not {command!r}"
+            )
+        if not isinstance(arguments, dict):
+            return error_response(request, f"{command!r} needs 'arguments' to be an object")
+        if not self.available and command != "debugInfo":
+            return error_response(request, "the debugger needs debugpy: pip install debugpy")
+        handler = self._local.get(command)
+        if handler is None and command not in _FORWARDED:
+            return error_response(request, f"unknown debug command {command!r}")
+        try:
+            with anyio.fail_after(REQUEST_TIMEOUT):
+                if handler is not None:
+                    return await handler(request, arguments)
+                return await self._forward(request, arguments)
+        except DapError as exc:
+            return error_response(request, str(exc))
+        except TimeoutError:
+            return error_response(
+                request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s"
+            )
+        except DebugpyClosedError as exc:
+            self._forget_session()
+            return error_response(request, f"{exc}; send 'initialize' and 'attach' again")
+        except Exception as exc:
+            log.exception("debug request %r failed", command)
+            return error_response(request, f"{type(exc).__name__}: {exc}")
+
+    # --- talking to debugpy -----------------------------------------------------------------
+
+    def _connected(self) -> DebugpyClient:
+        client = self._client
+        if client is None or client.closed or not self._attached:
+            raise DapError("the debugger is not started: send 'initialize' and 'attach' first")
+        return client
+
+    async def _forward(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        return await self._forward_to(self._connected(), request, arguments)
+
+    @staticmethod
+    async def _forward_to(
+        client: DebugpyClient, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        response = await client.request(request["command"], arguments)
+        response["request_seq"] = request.get("seq", 0)
+        return response
+
+    async def _start_adapter(self) -> tuple[str, int]:
+        """Start debugpy's adapter once per process (a worker thread: ``listen`` blocks)."""
+        endpoint = self._endpoint
+        if endpoint is None:
+            self._hide_kernel_threads()
+            endpoint = await Caller.to_thread(_listen)
+            self._endpoint = endpoint
+        return endpoint
+
+    def _hide_kernel_threads(self) -> None:
+        """Keep debugpy out of the control, IO and history threads: they must never stop."""
+        hidden = {threading.current_thread(), self._kernel.control_caller.thread}
+        hidden.update(t for t in threading.enumerate() if t.name.startswith(_KERNEL_THREADS))
+        for thread in hidden:
+            thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
+            thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
+
+    async def _read(self, client: DebugpyClient) -> None:
+        """Read the adapter's messages; forget the session if the adapter goes away."""
+        await client.read_forever()
+        if self._client is client:
+            log.warning("the connection to debugpy's adapter ended")
+            self._forget_session()
+
+    def _on_message(self, message: DapMessage) -> None:
+        """Track stopped threads and publish events (control thread, in adapter order)."""
+        body = message.get("body") or {}
+        if message.get("type") == "response":
+            if message.get("command") in _RESUMING and message.get("success"):
+                self._stopped_threads.clear()  # debugpy resumes every thread
+            return
+        event = message.get("event")
+        thread_id = body.get("threadId")
+        if event == "stopped" and isinstance(thread_id, int):
+            self._stopped_threads.add(thread_id)
+        elif event == "continued":
+            if body.get("allThreadsContinued", True):
+                self._stopped_threads.clear()
+            else:
+                self._stopped_threads.discard(thread_id)
+        elif event == "thread" and body.get("reason") == "exited":
+            self._stopped_threads.discard(thread_id)
+        elif event in ("terminated", "exited"):
+            self._stopped_threads.clear()
+        self._kernel.publish("debug_event", message, self._last_request)
+
+    def _forget_session(self) -> None:
+        self._client = None
+        self._capabilities = None
+        self._attached = False
+        self._breakpoints.clear()
+        self._stopped_threads.clear()
+
+    # --- the session ------------------------------------------------------------------------
+
+    async def _initialize(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        if self._capabilities is not None and self._client is not None and not self._client.closed:
+            return success_response(request, self._capabilities)
+        host, port = await self._start_adapter()
+        client = await DebugpyClient.connect(host, port, self._on_message)
+        Caller.get_current().call_soon(self._read, client)
+        self._client = client
+        response = await self._forward_to(client, request, arguments)
+        if response.get("success"):
+            self._capabilities = response.get("body") or {}
+        return response
+
+    async def _attach(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """Attach, then finish debugpy's configuration here.
+
+        debugpy answers ``attach`` only after ``configurationDone``, while JupyterLab waits
+        for the attach reply before sending it; so the kernel sends ``configurationDone``
+        itself and answers the frontend's own ones locally.
+        """
+        client = self._client
+        if client is None or client.closed or self._capabilities is None:
+            raise DapError("send 'initialize' before 'attach'")
+        if self._attached:
+            return success_response(request)
+        assert self._endpoint is not None
+        host, port = self._endpoint
+        arguments = {
+            "justMyCode": True,
+            # A breakpoint stops the thread that hit it, not every shell: subshells and
+            # worker threads keep running, as they do while a cell blocks.
+            "stopAllThreadsOnSuspend": False,
+            **arguments,
+            "connect": {"host": host, "port": port},
+            "rules": [
+                *arguments.get("rules", []),
+                *({"path": folder, "include": False} for folder in kernel_folders()),
+            ],
+        }
+        initialized = client.expect_event("initialized")
+        seq = await client.send_request("attach", arguments)
+        await initialized()
+        done = await client.request("configurationDone")
+        if not done.get("success"):
+            log.warning("debugpy refused configurationDone: %s", done.get("message"))
+        response = await client.response(seq)
+        response["request_seq"] = request.get("seq", 0)
+        self._attached = bool(response.get("success"))
+        return response
+
+    async def _configuration_done(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        del arguments
+        self._connected()
+        return success_response(request)
+
+    async def _disconnect(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        client = self._client
+        if client is None or client.closed:
+            self._forget_session()
+            return success_response(request)
+        # Never let a frontend end the kernel process through the debugger.
+        arguments = {**arguments, "terminateDebuggee": False, "restart": False}
+        try:
+            response = await self._forward_to(client, request, arguments)
+        finally:
+            self._forget_session()
+            await client.aclose()
+        return response
+
+    async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        del arguments
+        return success_response(
+            request,
+            {
+                "isStarted": self._attached,
+                "hashMethod": "Murmur2",
+                "hashSeed": cell_files.seed,
+                "tmpFilePrefix": cell_files.prefix,
+                "tmpFileSuffix": cell_files.suffix,
+                "breakpoints": [
+                    {"source": path, "breakpoints": points}
+                    for path, points in self._breakpoints.items()
+                ],
+                "stoppedThreads": sorted(self._stopped_threads),
+                "richRendering": True,
+                "exceptionPaths": ["Python Exceptions"],
+                "copyToGlobals": True,
+            },
+        )
+
+    async def _dump_cell(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        code = arguments.get("code")
+        if not isinstance(code, str):
+            raise DapError(f"'dumpCell' needs arguments.code: a string, not {code!r}")
+        path = await Caller.to_thread(cell_files.dump, code)
+        return success_response(request, {"sourcePath": path})
+
+    async def _set_breakpoints(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        path = source_path_argument(arguments, "setBreakpoints")
+        points = arguments.get("breakpoints", [])
+        if path is None or not isinstance(points, list):
+            raise DapError("'setBreakpoints' needs arguments.source.path and a breakpoints list")
+        response = await self._forward(request, arguments)
+        if response.get("success"):
+            if points:
+                self._breakpoints[path] = points
+            else:
+                self._breakpoints.pop(path, None)
+        return response
+
+    async def _source(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """The text of a file by path (debugpy only serves ``sourceReference`` numbers)."""
+        reference = arguments.get("sourceReference", 0)
+        if isinstance(reference, int) and reference > 0:
+            return await self._forward(request, arguments)
+        path = source_path_argument(arguments, "source")
+        if path is None:
+            raise DapError("'source' needs arguments.source.path or a sourceReference")
+        try:
+            content = await Caller.to_thread(Path(path).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DapError(f"cannot read {path!r}: {exc}") from exc
+        return success_response(request, {"content": content, "mimeType": "text/x-python"})
+
+    # --- what a stopped thread shows --------------------------------------------------------
+
+    async def _stack_trace(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        integer_argument(arguments, "threadId", "stackTrace")
+        response = await self._forward(request, arguments)
+        body = response.get("body")
+        if response.get("success") and isinstance(body, dict):
+            frames = users_frames(body.get("stackFrames", []))
+            body["stackFrames"] = frames
+            body["totalFrames"] = len(frames)
+        return response
+
+    async def _evaluate_in_frame(self, frame_id: int, expression: str) -> str:
+        response = await self._connected().request(
+            "evaluate",
+            {"expression": expression, "frameId": frame_id, "context": "clipboard"},
+        )
+        if not response.get("success"):
+            raise DapError(response.get("message") or f"cannot evaluate {expression!r}")
+        return (response.get("body") or {}).get("result", "")
+
+    async def _inspect_variables(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        del arguments
+        shell = self._kernel.shell
+        variables = namespace_variables(shell.user_ns, shell.user_ns_hidden)
+        return success_response(request, {"variables": variables})
+
+    async def _rich_inspect_variables(
+        self, request: DapMessage, arguments: dict[str, Any]
+    ) -> DapMessage:
+        name = identifier_argument(arguments, "variableName", "richInspectVariables")
+        frame_id = arguments.get("frameId")
+        if isinstance(frame_id, int) and self._stopped_threads:
+            expression = (
+                f"__import__('async_kernel._debugger', fromlist=['_']).rich_bundle_json({name})"
+            )
+            result = await self._evaluate_in_frame(frame_id, expression)
+            try:
+                bundle = json.loads(ast.literal_eval(result))
+            except (ValueError, SyntaxError) as exc:
+                raise DapError(f"cannot render {name!r}: {result}") from exc
+        else:
+            namespace = self._kernel.shell.user_ns
+            if name not in namespace:
+                raise DapError(f"no variable named {name!r}")
+            bundle = json.loads(rich_bundle_json(namespace[name]))
+        return success_response(request, bundle)
+
+    async def _copy_to_globals(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        source = identifier_argument(arguments, "srcVariableName", "copyToGlobals")
+        target = identifier_argument(arguments, "dstVariableName", "copyToGlobals")
+        frame_id = integer_argument(arguments, "srcFrameId", "copyToGlobals")
+        # The frame's globals are the namespace of the shell that ran the cell.
+        await self._evaluate_in_frame(frame_id, f"globals().__setitem__({target!r}, {source})")
+        return success_response(request)
+
+    # --- interrupts and shutdown (IO thread) ------------------------------------------------
+
+    def resume_then(self, action: Callable[[], object]) -> None:
+        """Run ``action`` (an interrupt) once no thread is held by the debugger.
+
+        A thread stopped at a breakpoint waits inside debugpy; an interrupt delivered there
+        would land in debugpy's own code. So the threads are resumed first, and the action
+        runs once debugpy reports them running again (any thread).
+        """
+        client = self._client
+        if not self._stopped_threads or client is None or client.closed:
+            action()
+            return
+        try:
+            self._kernel.control_caller.call_soon(self._resume_and_run, client, action)
+        except CallerStoppedError:  # shutting down: nothing can resume them any more
+            action()
+
+    async def _resume_and_run(self, client: DebugpyClient, action: Callable[[], object]) -> None:
+        try:
+            thread_id = next(iter(self._stopped_threads), None)
+            if thread_id is not None:
+                continued = client.expect_event("continued")
+                with anyio.move_on_after(RESUME_TIMEOUT):
+                    await client.request("continue", {"threadId": thread_id})
+                    await continued()
+                    # "continued" is sent just before the thread returns to the user's code;
+                    # an interrupt that lands in debugpy's code would turn its tracing off.
+                    while _threads_in_debugpy():  # noqa: ASYNC110 - no event marks it
+                        await anyio.sleep(0.001)
+        except Exception:
+            log.exception("could not resume the debugged threads")
+        finally:
+            action()
+
+
+def _threads_in_debugpy() -> bool:
+    """Whether a thread debugpy traces is running debugpy's own code (held, or resuming)."""
+    debugpy_folders = _debugpy_folders()
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        if getattr(thread, "pydev_do_not_trace", False) or thread.ident is None:
+            continue
+        frame = frames.get(thread.ident)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(debugpy_folders):
+                return True
+            frame = frame.f_back
+    return False
+
+
+@functools.cache
+def _debugpy_folders() -> tuple[str, ...]:
+    spec = importlib.util.find_spec("debugpy")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    return tuple(str(Path(folder)) for folder in spec.submodule_search_locations)
+
+
+def _listen() -> tuple[str, int]:
+    # debugpy warns on stderr that frozen stdlib modules may miss breakpoints; cells are not
+    # frozen, and the warning would reach the frontend as output.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    import debugpy  # noqa: T100 - the debugger is the point; imported late, it is slow
+
+    debugpy.configure(subProcess=False)
+    host, port = debugpy.listen((LOCALHOST, 0))  # noqa: T100 - starts debugpy's adapter
+    return host, port
