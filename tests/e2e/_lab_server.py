@@ -16,12 +16,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from async_kernel._kernelspec import install_kernel_spec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 START_TIMEOUT = 60.0
@@ -44,7 +46,18 @@ KERNELS = {
 """The specs the server offers, by backend."""
 
 # Lab checks for news and updates on start and shows a pop-up that can cover what a test clicks.
-_SETTINGS = {
+_SERVER_CONFIG = {
+    # jupyter-lsp would start a language server (basedpyright, found in the dev environment)
+    # for every notebook: seconds of CPU per test on a 2-core machine, and nothing we test.
+    "ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}},
+}
+
+_PAGE_CONFIG = {
+    # Its frontend half, which would ask the disabled server half for /lsp/status (a 404).
+    "disabledExtensions": {"@jupyterlab/lsp-extension": True},
+}
+
+_LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
@@ -112,6 +125,20 @@ class LabServer:
         """The URL of a Lab view (``tree/name.ipynb``) with a fresh workspace and the token."""
         return f"{self.url}lab/{path}?reset&token={self.token}"
 
+    @contextmanager
+    def user_settings(self, plugin: str, values: dict[str, Any]) -> Iterator[None]:
+        """Set a Lab plugin's user settings (``@scope/package/plugin``) for pages opened inside.
+
+        Lab reads them when a page loads, so a page already open keeps the old ones.
+        """
+        path = self._folder / "lab-settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.unlink()
+
     def write_notebook(self, name: str, cells: list[str], kernel: KernelChoice) -> str:
         """Write a notebook of code cells that opens with ``kernel``; return its file name."""
         notebook = {
@@ -153,15 +180,20 @@ class LabServer:
                 backend=kernel.backend,
                 prefix=str(prefix),
             )
+        config = folder / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "jupyter_server_config.json").write_text(json.dumps(_SERVER_CONFIG))
+        (config / "labconfig").mkdir(exist_ok=True)
+        (config / "labconfig" / "page_config.json").write_text(json.dumps(_PAGE_CONFIG))
         settings = folder / "lab-settings"
-        for relative, values in _SETTINGS.items():
+        for relative, values in _LAB_SETTINGS.items():
             path = settings / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values), encoding="utf-8")
         env = dict(os.environ)
         env.update(
             JUPYTER_PATH=str(prefix / "share" / "jupyter"),
-            JUPYTER_CONFIG_DIR=str(folder / "config"),
+            JUPYTER_CONFIG_DIR=str(config),
             JUPYTER_DATA_DIR=str(folder / "data"),
             JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
             JUPYTERLAB_SETTINGS_DIR=str(settings),

@@ -60,16 +60,23 @@ def find_chromium() -> str | None:
     return None
 
 
+def _missing_chromium() -> str:
+    """Why no browser was found, and how to get one."""
+    configured = os.environ.get(BROWSER_ENV)
+    where = f"{BROWSER_ENV}={configured} is not a file" if configured else "no chromium on PATH"
+    return (
+        f"e2e browser tests need Chromium ({where}); install Debian's with: "
+        "apt-get install chromium"
+    )
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's Chromium; skip the e2e tests without it, or fail them under CI."""
     found = find_chromium()
     if found is not None:
         return found
-    missing = (
-        f"e2e browser tests need Chromium: none found (${BROWSER_ENV} unset or not a file, no "
-        "'chromium' on PATH); install it with: apt-get install chromium"
-    )
+    missing = _missing_chromium()
     if os.environ.get("CI"):
         pytest.fail(f"{missing} (CI is set, so this is an error, not a skip)", pytrace=False)
     pytest.skip(missing)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from ._lab_server import KERNELS
 from ._notebook import Notebook
 
 if TYPE_CHECKING:
@@ -23,27 +24,37 @@ pytestmark = pytest.mark.xdist_group("e2e")
 
 _SLIDER = """\
 import ipywidgets as widgets
+kernel = get_ipython().kernel
+def subshell_of_request():
+    return kernel.get_parent()['header'].get('subshell_id')
 slider = widgets.IntSlider(value=3, description='level')
 echo = widgets.Label('kernel has not seen a change')
-slider.observe(lambda change: setattr(echo, 'value', f'kernel sees {change.new}'), 'value')
+slider_via = []
+def on_value(change):
+    slider_via.append(subshell_of_request())
+    echo.value = f'kernel sees {change.new}'
+slider.observe(on_value, 'value')
 widgets.VBox([slider, echo])"""
 
 _SET_FROM_KERNEL = "slider.value = 5"
 
+_KERNEL_SETTINGS = "@jupyterlab/apputils-extension/kernels-settings"
+"""The Lab settings plugin that holds ``commsOverSubshells``."""
+
 _AWAIT_CLICK = """\
 import anyio
-kernel = get_ipython().kernel
 button = widgets.Button(description='Go')
 clicked = anyio.Event()
-via = []
+click_via = []
 def on_click(_):
-    via.append(kernel.get_parent()['header'].get('subshell_id'))
+    click_via.append(subshell_of_request())
     clicked.set()
 button.on_click(on_click)
 display(button)
 await clicked.wait()
 print('clicked at level', slider.value)
-print('click came through a subshell:', via[0] in kernel.subshells.ids())"""
+print('click came through a subshell:', click_via[0] in kernel.subshells.ids())
+print('the same one as the slider change:', click_via[0] == slider_via[-1])"""
 
 
 def test_slider_and_awaited_button_click(
@@ -61,6 +72,46 @@ def test_slider_and_awaited_button_click(
         [_SLIDER, _SET_FROM_KERNEL, _AWAIT_CLICK],
         kernel,
     )
+    _check_slider_and_awaited_click(notebook, through_subshell=True, one_subshell=True)
+
+
+@pytest.mark.parametrize(
+    ("setting", "through_subshell", "one_subshell"),
+    [
+        pytest.param("perComm", True, False, id="perComm"),
+        pytest.param("disabled", False, True, id="disabled"),
+    ],
+)
+def test_widgets_with_other_comms_over_subshells_settings(
+    page: Page, lab_server: LabServer, setting: str, through_subshell: bool, one_subshell: bool
+) -> None:
+    """Widgets work with a subshell per comm, and with comms over subshells turned off.
+
+    With ``perComm`` the slider's and the button's messages come through different subshells;
+    with ``disabled`` both come to the main shell.
+
+    Asyncio only: how comms are routed does not depend on the backend, and the default
+    setting runs on both.
+    """
+    kernel = KERNELS["asyncio"]
+    cells = [_SLIDER, _SET_FROM_KERNEL, _AWAIT_CLICK]
+    with lab_server.user_settings(_KERNEL_SETTINGS, {"commsOverSubshells": setting}):
+        notebook = Notebook.open(page, lab_server, f"widgets-{setting}", cells, kernel)
+    _check_slider_and_awaited_click(
+        notebook, through_subshell=through_subshell, one_subshell=one_subshell
+    )
+
+
+def _check_slider_and_awaited_click(
+    notebook: Notebook, *, through_subshell: bool, one_subshell: bool
+) -> None:
+    """Run the three widget cells and check the page, moving the slider and clicking.
+
+    Args:
+        notebook: The open notebook holding the three widget cells.
+        through_subshell: Whether the click must come through a subshell, not the main shell.
+        one_subshell: Whether the slider change and the click must come through the same shell.
+    """
     output = notebook.run_and_wait(0)
     readout = output.locator(".widget-readout")
     expect(readout).to_have_text("3")
@@ -82,5 +133,5 @@ def test_slider_and_awaited_button_click(
     button.click()
     notebook.expect_finished(2)
     expect(notebook.output(2)).to_contain_text("clicked at level 6")
-    expect(notebook.output(2)).to_contain_text("click came through a subshell: True")
+    expect(notebook.output(2)).to_contain_text(f"click came through a subshell: {through_subshell}")
     notebook.expect_kernel_status("Idle")
