@@ -34,3 +34,4 @@ def test_launcher_starts_a_notebook_on_the_async_kernel(
     page.keyboard.press("Control+Enter")
     notebook.expect_finished(0)
     expect(notebook.output(0)).to_have_text(f"running on {kernel.backend}")
+    notebook.expect_kernel_status("Idle")

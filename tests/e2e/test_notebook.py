@@ -51,6 +51,7 @@ def test_display_updated_through_its_handle(
     expect(notebook.run_and_wait(0)).to_have_text("'first value'")
     expect(notebook.run_and_wait(1)).to_have_text("updated")
     expect(notebook.output(0)).to_have_text("'updated value'")
+    notebook.expect_kernel_status("Idle")
 
 
 def test_input_answered_in_the_page(
@@ -83,6 +84,7 @@ def test_input_answered_in_the_page(
     notebook.expect_finished(1)
     expect(notebook.output(1)).to_contain_text("7 chars")
     expect(notebook.output(1)).not_to_contain_text("hunter2")
+    notebook.expect_kernel_status("Idle")
 
 
 def test_interrupt_button_stops_a_cell(
@@ -130,6 +132,7 @@ def test_restart_clears_the_namespace(
     notebook.restart()
     expect(notebook.run_and_wait(1)).to_have_text("False")
     expect(notebook.prompt(1)).to_have_text("[1]:")
+    notebook.expect_kernel_status("Idle")
 
 
 def test_task_cell_lets_the_next_cell_finish_first(
@@ -156,3 +159,4 @@ def test_task_cell_lets_the_next_cell_finish_first(
     notebook.run_and_wait(3)
     notebook.expect_finished(1)
     expect(notebook.output(1)).to_have_text("task started\ntask done")
+    notebook.expect_kernel_status("Idle")

@@ -54,3 +54,4 @@ def test_subshell_console_answers_while_the_notebook_blocks(
     notebook.interrupt()
     notebook.expect_finished(1)
     expect(notebook.output(1)).to_contain_text("KeyboardInterrupt")
+    notebook.expect_kernel_status("Idle")
