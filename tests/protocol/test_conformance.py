@@ -193,7 +193,9 @@ def test_input_reply_from_client_input_reaches_the_cell(tmp_path: Path) -> None:
         kernel.client.get_stdin_msg(timeout=TIMEOUT)
         kernel.client.input("typed")
         try:
-            reply = kernel.client.get_shell_msg(timeout=5)
+            # By parent: under load wait_for_ready may have sent a second kernel_info_request
+            # whose reply is still queued on the shell channel.
+            reply = kernel.reply_for(msg_id)
         finally:
             kernel.send("control", "interrupt_request", {})
         assert reply["parent_header"]["msg_id"] == msg_id
