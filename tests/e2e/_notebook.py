@@ -49,7 +49,7 @@ class Notebook:
 
     def output(self, index: int) -> Locator:
         """The output area of cell ``index``: all its outputs, as the page shows them."""
-        return self.cell(index).locator(".jp-OutputArea")
+        return self.cell(index).locator(".jp-Cell-outputArea")
 
     def prompt(self, index: int) -> Locator:
         """The input prompt of cell ``index`` (``[ ]:``, ``[*]:`` or ``[n]:``)."""

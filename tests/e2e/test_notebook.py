@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
     from ._lab_server import KernelChoice, LabServer
 
-pytestmark = pytest.mark.xdist_group("e2e")
+# One worker runs every browser test against one server; a scenario waits on a loaded machine.
+pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.timeout(120)]
 
 
 def test_print_and_top_level_await(page: Page, lab_server: LabServer, kernel: KernelChoice) -> None:
@@ -160,3 +161,29 @@ def test_task_cell_lets_the_next_cell_finish_first(
     notebook.expect_finished(1)
     expect(notebook.output(1)).to_have_text("task started\ntask done")
     notebook.expect_kernel_status("Idle")
+
+
+def test_run_all_stops_at_an_error(page: Page, lab_server: LabServer, kernel: KernelChoice) -> None:
+    """Run > Run All Cells: the cell after a failing one is aborted and shows no count.
+
+    The kernel once gave the aborted reply the next execution count, which Lab showed as the
+    prompt of a cell that never ran.
+    """
+    notebook = Notebook.open(
+        page,
+        lab_server,
+        f"run-all-{kernel.name}",
+        ["print('first')", "1 / 0", "print('must not run')", "print('runs later')"],
+        kernel,
+    )
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    notebook.expect_finished(1)
+    expect(notebook.output(0)).to_have_text("first")
+    expect(notebook.output(1)).to_contain_text("ZeroDivisionError")
+    expect(notebook.prompt(2)).to_have_text("[ ]:")
+    expect(notebook.prompt(3)).to_have_text("[ ]:")
+    notebook.expect_kernel_status("Idle")
+    expect(notebook.output(2)).to_have_text("")
+    expect(notebook.run_and_wait(3)).to_have_text("runs later")
+    expect(notebook.prompt(3)).to_have_text("[3]:")

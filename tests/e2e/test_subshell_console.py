@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
     from ._lab_server import KernelChoice, LabServer
 
-pytestmark = pytest.mark.xdist_group("e2e")
+# One worker runs every browser test against one server; a scenario waits on a loaded machine.
+pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.timeout(120)]
 
 
 def test_subshell_console_answers_while_the_notebook_blocks(
