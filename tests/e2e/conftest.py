@@ -4,9 +4,8 @@ The browser is Debian's ``chromium`` driven by Playwright with its executable pa
 own browser downloads cannot be fetched here). Without it the tests skip with a reason that says
 what is missing, except under CI (``CI`` set), where a missing browser fails them.
 
-All e2e tests share the xdist group ``e2e`` (``pytestmark`` in each module, with
-``--dist loadgroup``), so one worker runs them against one server while the other workers run
-the rest of the suite. Each test gets a fresh browser context and page; its kernels are shut
+One xdist worker runs all of them against one server while the other workers run the rest of
+the suite (``pytest_xdist_make_scheduler`` in ``tests/conftest.py`` groups ``tests/e2e/``). Each test gets a fresh browser context and page; its kernels are shut
 down when it ends. A failing test leaves a screenshot and the browser console log in
 :data:`ARTIFACTS`, and the report names the files.
 """

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
     from ._lab_server import KernelChoice, LabServer
 
-# One worker runs every browser test against one server; a scenario waits on a loaded machine.
-pytestmark = [pytest.mark.xdist_group("e2e"), pytest.mark.timeout(120)]
+# A scenario waits for a browser, a server and kernels on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(120)
 
 
 def test_print_and_top_level_await(page: Page, lab_server: LabServer, kernel: KernelChoice) -> None:
