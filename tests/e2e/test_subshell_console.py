@@ -41,6 +41,8 @@ def test_subshell_console_answers_while_the_notebook_blocks(
     console = page.locator(".jp-CodeConsole")
     prompt = console.locator(".jp-CodeConsole-promptCell .jp-InputArea-editor")
     expect(prompt).to_be_visible()
+    # The banner comes from the console's kernel_info_reply: its kernel connection is ready.
+    expect(console.locator(".jp-CodeConsole-banner")).to_contain_text(f"({kernel.backend})")
 
     notebook.run(1)
     expect(notebook.output(1)).to_have_text("blocking")
