@@ -17,7 +17,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
     from jupyter_client.blocking.client import BlockingKernelClient
@@ -25,14 +25,21 @@ if TYPE_CHECKING:
 TIMEOUT = 30
 
 
-def write_spec(folder: Path, backend: str) -> KernelSpecManager:
+def write_spec(
+    folder: Path, backend: str, extra_argv: Sequence[str] = (), interrupt_mode: str = "message"
+) -> KernelSpecManager:
     """Write a kernel spec named ``test`` that runs this interpreter's async_kernel."""
     spec_dir = folder / "kernels" / "test"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}"]
+    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}", *extra_argv]
     if backend != "asyncio":
         argv += ["--backend", backend]
-    spec = {"argv": argv, "display_name": "test", "language": "python", "interrupt_mode": "message"}
+    spec = {
+        "argv": argv,
+        "display_name": "test",
+        "language": "python",
+        "interrupt_mode": interrupt_mode,
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return KernelSpecManager(kernel_dirs=[str(folder / "kernels")])
 
@@ -95,6 +102,15 @@ class KernelHarness:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return messages
 
+    def unclaimed(self, msg_id: str) -> list[dict[str, Any]]:
+        """Messages already read (on any channel) whose parent is ``msg_id``, not yet claimed."""
+        return [
+            msg
+            for messages in self._unclaimed.values()
+            for msg in messages
+            if msg["parent_header"].get("msg_id") == msg_id
+        ]
+
     def send(self, channel: str, msg_type: str, content: dict[str, Any], **header: Any) -> str:
         """Send a request on ``shell`` or ``control``; return its msg_id."""
         msg = self.client.session.msg(msg_type, content)
@@ -114,11 +130,32 @@ def stdout_of(messages: list[dict[str, Any]]) -> str:
 
 
 @contextmanager
-def running_kernel(folder: Path, backend: str = "asyncio") -> Iterator[KernelHarness]:
-    """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after."""
-    manager = KernelManager(kernel_name="test", kernel_spec_manager=write_spec(folder, backend))
-    env = dict(os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1")
-    manager.start_kernel(env=env)
+def running_kernel(
+    folder: Path,
+    backend: str = "asyncio",
+    *,
+    extra_argv: Sequence[str] = (),
+    log_path: Path | None = None,
+    interrupt_mode: str = "message",
+    env: Mapping[str, str | None] | None = None,
+) -> Iterator[KernelHarness]:
+    """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
+
+    ``extra_argv`` is added to the kernel's command line; with ``log_path`` the kernel's
+    stdout and stderr (its log) go to that file. ``env`` adds variables to the kernel's
+    environment; a None value removes one.
+    """
+    specs = write_spec(folder, backend, extra_argv, interrupt_mode)
+    manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
+    merged = dict(
+        os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1", **(env or {})
+    )
+    kernel_env = {name: value for name, value in merged.items() if value is not None}
+    if log_path is None:
+        manager.start_kernel(env=kernel_env)
+    else:
+        with log_path.open("ab") as log_file:
+            manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
     client = manager.client()
     client.start_channels()
     try:

@@ -193,8 +193,7 @@ def test_input_reply_from_client_input_reaches_the_cell(tmp_path: Path) -> None:
         kernel.client.get_stdin_msg(timeout=TIMEOUT)
         kernel.client.input("typed")
         try:
-            # By parent: under load wait_for_ready may have sent a second kernel_info_request
-            # whose reply is still queued on the shell channel.
+            # wait_for_ready may have left extra kernel_info replies: wait for this request's.
             reply = kernel.reply_for(msg_id)
         finally:
             kernel.send("control", "interrupt_request", {})

@@ -301,8 +301,13 @@ def test_input_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
     [
         "import time\nfor _ in range(3000):\n    time.sleep(0.01)",
         "import anyio\nawait anyio.sleep(30)",
+        # An interrupt must never land in a thread that is half started (see _interrupts).
+        (
+            "import threading\nfor _ in range(100_000):\n"
+            "    worker = threading.Thread(target=int)\n    worker.start()\n    worker.join()"
+        ),
     ],
-    ids=["blocking", "awaiting"],
+    ids=["blocking", "awaiting", "starting-threads"],
 )
 def test_interrupt_stops_cells_in_subshells(fresh_kernel: KernelHarness, cell: str) -> None:
     kernel = fresh_kernel
@@ -313,10 +318,10 @@ def test_interrupt_stops_cells_in_subshells(fresh_kernel: KernelHarness, cell: s
     kernel.iopub_for_started(in_main)
     reply = kernel.reply_for(kernel.send("control", "interrupt_request", {}), "control")
     assert reply["content"]["status"] == "ok"
-    for msg_id in (in_subshell, in_main):
+    for shell, msg_id in (("subshell", in_subshell), ("main", in_main)):
         content = kernel.reply_for(msg_id)["content"]
-        assert content["status"] == "error"
-        assert content["ename"] == "KeyboardInterrupt"
+        assert content["status"] == "error", shell
+        assert content["ename"] == "KeyboardInterrupt", shell
     assert result_of(kernel, "'still here'", subshell) == "'still here'"
 
 

@@ -18,26 +18,38 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:
     from ._backends import BackendSpec as BackendSpec
     from ._exceptions import ConnectionFileError as ConnectionFileError
+    from ._exceptions import GuiError as GuiError
+    from ._exceptions import GuiUnavailableError as GuiUnavailableError
     from ._exceptions import InvalidMessageError as InvalidMessageError
     from ._exceptions import KernelError as KernelError
     from ._exceptions import UnknownBackendError as UnknownBackendError
+    from ._exceptions import UnknownGuiError as UnknownGuiError
+    from ._gui import GuiIntegration as GuiIntegration
     from ._start import start_kernel as start_kernel
 
 _LAZY = {
     "BackendSpec": "._backends",
     "ConnectionFileError": "._exceptions",
+    "GuiError": "._exceptions",
+    "GuiIntegration": "._gui",
+    "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": "._exceptions",
     "KernelError": "._exceptions",
     "UnknownBackendError": "._exceptions",
+    "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
 }
 
 __all__ = [
     "BackendSpec",
     "ConnectionFileError",
+    "GuiError",
+    "GuiIntegration",
+    "GuiUnavailableError",
     "InvalidMessageError",
     "KernelError",
     "UnknownBackendError",
+    "UnknownGuiError",
     "__version__",
     "start_kernel",
 ]

@@ -25,7 +25,7 @@ class BackendSpec:
     Attributes:
         name: the name users pass to ``--backend``.
         anyio_backend: the backend name anyio runs (``"asyncio"`` or ``"trio"``).
-        options: ``backend_options`` for :func:`anyio.run`.
+        options: ``backend_options`` for ``anyio.run``.
     """
 
     name: str

@@ -143,7 +143,17 @@ def _command_parser() -> argparse.ArgumentParser:
     )
     _add_backend_option(start)
     _add_log_level_option(start)
+    _add_ip_option(start)
     return parser
+
+
+def _add_ip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ip",
+        metavar="ADDRESS",
+        help="address to bind when the connection file does not exist yet and the kernel "
+        "writes it (default: 127.0.0.1, this machine only)",
+    )
 
 
 def _short_form_parser() -> argparse.ArgumentParser:
@@ -166,6 +176,7 @@ def _short_form_parser() -> argparse.ArgumentParser:
     _add_backend_option(parser)
     _add_install_options(parser)
     _add_log_level_option(parser)
+    _add_ip_option(parser)
     return parser
 
 
@@ -179,7 +190,7 @@ def _run_command(args: argparse.Namespace) -> int | None:
         return _uninstall(args.name, args.prefix)
     if args.command == "list":
         return _list(args.prefix)
-    return _start(args.connection_file, args.backend, args.log_level)
+    return _start(args.connection_file, args.backend, args.log_level, args.ip)
 
 
 def _run_short_form(parser: argparse.ArgumentParser, arguments: list[str]) -> int | None:
@@ -200,7 +211,9 @@ def _run_short_form(parser: argparse.ArgumentParser, arguments: list[str]) -> in
         ]
         if misplaced:
             parser.error(f"{', '.join(misplaced)}: can only be used with -a NAME")
-        return _start(args.connection_file, args.backend, args.log_level)
+        return _start(args.connection_file, args.backend, args.log_level, args.ip)
+    if args.ip is not None:
+        parser.error("--ip: can only be used with -f FILE")
     return _install(args, args.add)
 
 
@@ -268,7 +281,9 @@ def _list(prefix: str | None) -> int | None:
     return None
 
 
-def _start(connection_file: str, backend: str, log_level: str | None) -> int | None:
+def _start(
+    connection_file: str, backend: str, log_level: str | None, ip: str | None = None
+) -> int | None:
     from ._exceptions import UnknownBackendError
     from ._kernelspec import check_backend
 
@@ -283,7 +298,9 @@ def _start(connection_file: str, backend: str, log_level: str | None) -> int | N
     # Imported by name, and only now: the kernel is the one heavy import of this command line.
     start_kernel = importlib.import_module("async_kernel._start").start_kernel
     try:
-        result = start_kernel(connection_file, backend=backend)
+        # Only passed when given: the connection file's own address wins otherwise.
+        options = {} if ip is None else {"ip": ip}
+        result = start_kernel(connection_file, backend=backend, **options)
     except UnknownBackendError as error:
         raise _UsageError(str(error), 2) from error
     return result if isinstance(result, int) else None

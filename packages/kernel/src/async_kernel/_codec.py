@@ -5,13 +5,17 @@ Wire format (after the ROUTER identities)::
     <IDS|MSG>, signature, header, parent_header, metadata, content, *buffers
 
 The signature is the hex HMAC of the four JSON frames. An empty key disables signing, as
-jupyter_client does. Verification uses a constant-time compare.
+jupyter_client does. Verification uses a constant-time compare, and a signature seen before is
+a replayed message and rejected: the codec remembers the last ``REPLAY_HISTORY`` signatures it
+accepted (a bounded history; jupyter_client makes every message unique through its msg_id and
+date, so a legitimate client never repeats a signature).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from . import _json
@@ -25,16 +29,25 @@ __all__ = ["DELIMITER", "MessageCodec"]
 
 DELIMITER = b"<IDS|MSG>"
 
+REPLAY_HISTORY = 1 << 16
+"""How many accepted signatures are remembered to reject replays."""
+
 _SCHEMES = {"hmac-sha256": hashlib.sha256, "hmac-sha512": hashlib.sha512, "hmac-md5": hashlib.md5}
 
 
 class MessageCodec:
     """Turns messages into signed frames and verified frames back into messages.
 
-    Thread-safe: the HMAC template is copied for each message, never updated in place.
+    Signing is thread-safe: the HMAC template is copied for each message, never updated in
+    place. Decoding keeps the replay history, so only one thread (the IO thread) may decode.
     """
 
-    def __init__(self, key: bytes, signature_scheme: str = "hmac-sha256") -> None:
+    def __init__(
+        self,
+        key: bytes,
+        signature_scheme: str = "hmac-sha256",
+        replay_history: int = REPLAY_HISTORY,
+    ) -> None:
         try:
             digest = _SCHEMES[signature_scheme]
         except KeyError:
@@ -44,6 +57,8 @@ class MessageCodec:
             )
             raise InvalidMessageError(msg) from None
         self._hmac = hmac.new(key, digestmod=digest) if key else None
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._replay_history = replay_history
 
     @property
     def signs(self) -> bool:
@@ -81,8 +96,10 @@ class MessageCodec:
         """Verify and decode received frames.
 
         Raises:
-            InvalidMessageError: the frames are malformed, unsigned or badly signed, or a JSON
-                part does not decode to an object. The message says which, without the key.
+            InvalidMessageError: the frames are malformed, unsigned, badly signed or replayed,
+                or a JSON part does not decode to an object. The message says which, without
+                the key. When only the parts after the header are bad, its ``request`` holds
+                the message (with empty content) so the sender can get an error reply.
         """
         frames = [bytes(frame) for frame in frames]
         try:
@@ -100,33 +117,48 @@ class MessageCodec:
                 raise InvalidMessageError("unsigned message rejected: this kernel requires signing")
             if not hmac.compare_digest(signature, self.sign(parts)):
                 raise InvalidMessageError("invalid message signature")
-        decoded: list[dict[str, Any]] = []
-        for name, part in zip(
-            ("header", "parent_header", "metadata", "content"), parts, strict=True
-        ):
-            try:
-                value = _json.loads(part)
-            except ValueError as exc:
-                raise InvalidMessageError(f"{name} is not valid JSON: {exc}") from exc
-            if not isinstance(value, dict):
-                msg = f"{name} must be a JSON object, got {type(value).__name__}"
-                raise InvalidMessageError(msg)
-            decoded.append(value)
-        header, parent_header, metadata, content = decoded
-        msg_type = header.get("msg_type")
-        if not isinstance(msg_type, str) or not msg_type:
-            raise InvalidMessageError("header.msg_type is missing or not a string")
-        if not isinstance(header.get("msg_id", ""), str):
-            raise InvalidMessageError("header.msg_id must be a string")
-        subshell_id = header.get("subshell_id")
-        if subshell_id is not None and not isinstance(subshell_id, str):
-            raise InvalidMessageError("header.subshell_id must be a string or null")
-        return Message(
-            channel=channel,
-            header=header,
-            parent_header=parent_header,
-            metadata=metadata,
-            content=content,
-            buffers=list(rest[5:]),
-            idents=idents,
-        )
+            self._remember(signature)
+        header = _decode_object("header", parts[0])
+        _check_header(header)
+        message = Message(channel=channel, header=header, idents=idents)
+        try:
+            message.parent_header = _decode_object("parent_header", parts[1])
+            message.metadata = _decode_object("metadata", parts[2])
+            message.content = _decode_object("content", parts[3])
+        except InvalidMessageError as exc:
+            raise InvalidMessageError(str(exc), message) from exc.__cause__
+        message.buffers = list(rest[5:])
+        return message
+
+    def _remember(self, signature: bytes) -> None:
+        """Record an accepted signature; reject it if it was seen before (a replay)."""
+        seen = self._seen
+        if signature in seen:
+            raise InvalidMessageError("replayed message rejected: its signature was seen before")
+        seen[signature] = None
+        if len(seen) > self._replay_history:
+            seen.popitem(last=False)
+
+
+def _decode_object(name: str, part: bytes) -> dict[str, Any]:
+    try:
+        value = _json.loads(part)
+    except ValueError as exc:
+        raise InvalidMessageError(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        msg = f"{name} must be a JSON object, got {type(value).__name__}"
+        raise InvalidMessageError(msg)
+    return value
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    """Check the header fields the kernel relies on to route and answer a message."""
+    msg_type = header.get("msg_type")
+    if not isinstance(msg_type, str) or not msg_type:
+        raise InvalidMessageError("header.msg_type is missing or not a non-empty string")
+    msg_id = header.get("msg_id")
+    if not isinstance(msg_id, str) or not msg_id:
+        raise InvalidMessageError("header.msg_id is missing or not a non-empty string")
+    subshell_id = header.get("subshell_id")
+    if subshell_id is not None and not isinstance(subshell_id, str):
+        raise InvalidMessageError("header.subshell_id must be a string or null")

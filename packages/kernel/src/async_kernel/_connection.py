@@ -1,8 +1,17 @@
-"""Reading the connection file that a Jupyter client writes for the kernel."""
+"""Reading the connection file a Jupyter client writes for the kernel; writing a new one.
+
+The kernel writes one when started with a file that does not exist yet
+(``async-kernel start -f NEW_FILE``). A file the kernel writes holds a fresh random key, is created readable and writable by its
+owner only (0600: whoever can read the key can run code as the user), and binds 127.0.0.1
+unless told another address.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +91,47 @@ class ConnectionInfo:
         if not isinstance(data, dict):
             raise ConnectionFileError(f"connection file {path} must hold a JSON object")
         return cls.from_dict(data)
+
+    @classmethod
+    def generate(cls, ip: str = "127.0.0.1") -> ConnectionInfo:
+        """A new tcp connection on ``ip`` with a random key; ports are chosen at bind time."""
+        return cls(ip=ip, key=secrets.token_hex(32).encode("ascii"))
+
+    def with_ports(self, ports: dict[str, int]) -> ConnectionInfo:
+        """A copy with the given ports (names as in the connection file)."""
+        return dataclasses.replace(self, **{name: ports[name] for name in _PORT_NAMES})
+
+    def write(self, path: str | Path) -> None:
+        """Write a new connection file readable by its owner only.
+
+        Raises:
+            ConnectionFileError: the file exists already or cannot be created.
+        """
+        data = {
+            "transport": self.transport,
+            "ip": self.ip,
+            **{name: getattr(self, name) for name in _PORT_NAMES},
+            "signature_scheme": self.signature_scheme,
+            "key": self.key.decode("ascii"),
+            "kernel_name": self.kernel_name,
+        }
+        path = Path(path)
+        # Written in full under a temporary name, then linked into place: a reader never sees
+        # a partial file, and an existing file is never replaced.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            descriptor = os.open(temporary, flags, 0o600)
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    if hasattr(os, "fchmod"):
+                        os.fchmod(file.fileno(), 0o600)  # whatever the umask
+                    json.dump(data, file, indent=1)
+                os.link(temporary, path)
+            finally:
+                temporary.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ConnectionFileError(f"cannot create connection file {path}: {exc}") from exc
 
     def url(self, port: int) -> str:
         """Return the ZeroMQ address for ``port`` (a path suffix for ipc)."""

@@ -13,13 +13,19 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from ._async_exc import start_guarded
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._message import Message
     from ._subshells import Subshell
 
-__all__ = ["current_request", "current_subshell", "install_thread_context_inheritance"]
+__all__ = [
+    "current_request",
+    "current_subshell",
+    "install_thread_context_inheritance",
+]
 
 current_request: ContextVar[Message | None] = ContextVar("async_kernel_request", default=None)
 """The request whose handling (or cell) the current code runs for."""
@@ -32,6 +38,9 @@ _installed = False
 
 def install_thread_context_inheritance() -> None:
     """Make new threads start with the starting thread's request and subshell.
+
+    Thread starts are also guarded so that an interrupt never lands in a thread that is half
+    started (see ``_async_exc``).
 
     Only these two variables are carried over, so threads behave as they always do otherwise.
     Called once at kernel start; the kernel owns its process, so patching Thread is fine.
@@ -47,7 +56,7 @@ def install_thread_context_inheritance() -> None:
         request, subshell = current_request.get(), current_subshell.get()
         if request is not None or subshell is not None:
             self._async_kernel_context = (request, subshell)  # pyright: ignore[reportAttributeAccessIssue]
-        original_start(self)
+        start_guarded(self, original_start)
 
     def bootstrap_inner(self: threading.Thread) -> None:
         inherited: Any = getattr(self, "_async_kernel_context", None)

@@ -235,6 +235,14 @@ class Dispatcher:
 
     # --- errors ----------------------------------------------------------------------------
 
+    def reject(self, msg: Message, ename: str, evalue: str) -> None:
+        """Answer a request that could not be decoded with an error reply (IO thread)."""
+        tokens = self._begin(msg, None)
+        try:
+            self._kernel.reply_error(msg, ename, evalue)
+        finally:
+            self._end(msg, tokens)
+
     def _handler_failed(self, msg: Message, exc: Exception) -> None:
         log.error("handler for %s failed", msg.msg_type, exc_info=exc)
         self._kernel.reply_error(msg, type(exc).__name__, str(exc), traceback.format_exception(exc))

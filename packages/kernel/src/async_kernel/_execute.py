@@ -112,11 +112,19 @@ class ExecuteHandler:
         except Exception:  # noqa: BLE001 - IPython reports it as the cell's error
             transformed = code
             preprocessing_error = sys.exc_info()
-        await shell.run_cell_async(
-            code,
-            store_history=store_history,
-            silent=silent,
-            transformed_cell=transformed,
-            preprocessing_exc_tuple=preprocessing_error,
-            cell_id=msg.metadata.get("cellId"),
-        )
+        result = None
+        try:
+            result = await shell.run_cell_async(
+                code,
+                store_history=store_history,
+                silent=silent,
+                transformed_cell=transformed,
+                preprocessing_exc_tuple=preprocessing_error,
+                cell_id=msg.metadata.get("cellId"),
+            )
+        finally:
+            # IPython fires these in run_cell, not run_cell_async: matplotlib-inline's
+            # post_execute hook is what shows a cell's figures.
+            shell.events.trigger("post_execute")
+            if not silent:
+                shell.events.trigger("post_run_cell", result)

@@ -5,11 +5,14 @@ write, when the buffer grows large, when the request they belong to changes, and
 kernel flushes (before display output and before a reply). Each batch carries the parent
 header of the request that wrote it, so output from concurrent cells is never misattributed.
 Any thread may write; nothing is dropped and a write never raises for lack of a request.
+In a process forked by a cell, writes go to the process's own descriptor instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -59,6 +62,8 @@ class OutStream(io.TextIOBase):
         self._size = 0
         self._parent: Message | None = None
         self._flush_scheduled = False
+        self._forked_child = False
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     @property
     def encoding(self) -> str:  # pyright: ignore[reportIncompatibleVariableOverride]
@@ -79,6 +84,24 @@ class OutStream(io.TextIOBase):
             raise io.UnsupportedOperation("fileno")
         return self._fileno
 
+    def close(self) -> None:
+        """Flush, and stay open.
+
+        The kernel owns this stream, not the cell: a cell that closes ``sys.stdout`` would
+        otherwise silence every later cell. Output written after ``close()`` still arrives.
+        """
+        self.flush()
+
+    def _after_fork_in_child(self) -> None:
+        # In a process forked by a cell: another thread may have held the lock at the fork,
+        # and the buffer holds the parent's output. The child writes to the process's own
+        # descriptor from now on, never to the kernel's sockets.
+        self._lock = threading.RLock()
+        self._buffer.clear()
+        self._size = 0
+        self._flush_scheduled = False
+        self._forked_child = True
+
     def write(self, text: str) -> int:
         """Buffer ``text`` for the current request's output (any thread)."""
         if not isinstance(text, str):
@@ -86,6 +109,11 @@ class OutStream(io.TextIOBase):
             raise TypeError(msg)
         if not text:
             return 0
+        if self._forked_child:
+            if self._fileno is not None:
+                with contextlib.suppress(OSError):
+                    os.write(self._fileno, text.encode("utf-8", "replace"))
+            return len(text)
         parent = current_request.get() or self._fallback_parent()
         with self._lock:
             if self._buffer and parent is not self._parent:

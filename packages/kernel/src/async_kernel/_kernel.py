@@ -24,11 +24,12 @@ from ._context import current_request, install_thread_context_inheritance
 from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
+from ._gui import GuiManager
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
-from ._shell import KernelShell
+from ._shell import KernelShell, warm_up_tracebacks
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
@@ -64,6 +65,7 @@ class Kernel:
         self._introspection = IntrospectionHandler(self)
         self.comm_manager = CommManager(self)
         self.subshells = Subshells(self)
+        self.gui = GuiManager(self)
         comms = CommHandler(self)
         handlers: dict[str, Handler] = {
             "kernel_info_request": self.kernel_info_request,
@@ -100,6 +102,8 @@ class Kernel:
             self.control_caller = Caller.start_new(backend=self.backend, name="Control")
             self._start_shell()
             self.transport.start()
+            caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
+            self.gui.start()  # after the transport: kernel_info need not wait for it
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             try:
                 await self._shutdown_requested.wait()
@@ -128,6 +132,7 @@ class Kernel:
         self.stdin.install()
 
     def _stop(self) -> None:
+        self.gui.stop()
         self.flush_streams()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         self.transport.stop()
@@ -245,6 +250,8 @@ class Kernel:
             msg = self.codec.deserialize(channel, frames)
         except InvalidMessageError as exc:
             log.warning("rejected a message on %s: %s", channel, exc)
+            if exc.request is not None and channel is not Channel.stdin:
+                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
             return
         if channel is Channel.stdin:
             self.stdin.on_message(msg)

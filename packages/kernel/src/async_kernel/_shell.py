@@ -11,6 +11,8 @@ belong to the running cell. So cells running at once in several threads each see
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 import traceback
 from contextvars import ContextVar
@@ -22,12 +24,16 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.payload import PayloadManager
+from IPython.core.ultratb import VerboseTB
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
 from ._context import current_request, current_subshell
+from ._history import KernelHistoryManager
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
 
@@ -230,6 +236,12 @@ class KernelShell(InteractiveShell):
     def Completer(self, completer: IPCompleter) -> None:
         self._main_completer = completer
 
+    def init_history(self) -> None:
+        """Keep history with writes that never make a cell wait (see ``_history``)."""
+        history = KernelHistoryManager(shell=self, parent=self)
+        self.history_manager = history
+        self.configurables.append(history)  # pyright: ignore[reportArgumentType]
+
     def init_payload(self) -> None:
         """Keep payloads per cell (see :class:`CellPayloads`)."""
         payloads = CellPayloads(parent=self)
@@ -242,14 +254,13 @@ class KernelShell(InteractiveShell):
         """Leave sys.stdout/sys.stderr to the kernel, which installs its own streams."""
 
     def enable_gui(self, gui: str | None = None) -> None:
-        """Accept inline (no event loop); other GUIs come from async-kernel-gui."""
-        if gui in (None, "inline"):
-            return
-        msg = (
-            f"GUI event loop {gui!r} is not available in this kernel; "
-            "install async-kernel[gui] for tk and qt integration"
-        )
-        raise NotImplementedError(msg)
+        """Switch GUI integration (``%gui``, ``%matplotlib``); they come from entry points."""
+        self.kernel.gui.enable(gui)
+
+    def enable_matplotlib(self, gui: str | None = None) -> tuple[str | None, str]:
+        """Check the integration for ``gui`` is installed before matplotlib switches to it."""
+        self.kernel.gui.check(gui)
+        return super().enable_matplotlib(gui)
 
     def init_hooks(self) -> None:
         """Send pager text to the frontend as a payload instead of a terminal pager."""
@@ -262,8 +273,8 @@ class KernelShell(InteractiveShell):
         """Publish the error on iopub and remember it for the execute reply."""
         cell = current_cell.get()
         if cell is not None and cell.interrupted and _is_interrupt(etype, cell):
+            stb = [*_where_interrupted(evalue.__traceback__), _INTERRUPTED]
             etype, evalue = KeyboardInterrupt, KeyboardInterrupt()
-            stb = ["\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"]
         content = {"ename": etype.__name__, "evalue": str(evalue), "traceback": stb}
         self.sink.flush_streams()
         self.sink.publish("error", content)
@@ -289,15 +300,35 @@ class KernelShell(InteractiveShell):
         except ValueError:
             etype = value = tb = None
         if etype is not None and value is not None:
+            cell = current_cell.get()
+            if cell is not None and cell.interrupted and _is_interrupt(etype, cell):
+                # Reported as a plain KeyboardInterrupt: skip formatting a traceback (slow).
+                self._showtraceback(etype, value, [])
+                return
             if not exception_only and _holds_group(value):
                 stb = traceback.format_exception(etype, value, tb)
                 self._showtraceback(etype, value, "".join(stb).splitlines())
                 return
-            cell = current_cell.get()
             if issubclass(etype, UsageError) and cell is not None and cell.error is None:
                 # The message is on stderr already (IPython's way); the reply says it failed.
                 cell.error = {"ename": etype.__name__, "evalue": str(value), "traceback": []}
         super().showtraceback(exc_tuple, filename, tb_offset, exception_only, running_compiled_code)
+
+    def _format_exception_for_storage(
+        self,
+        exception: BaseException,
+        filename: str | None = None,
+        running_compiled_code: bool = False,
+    ) -> dict[str, Any]:
+        """Store the traceback the cell already showed instead of formatting it again.
+
+        IPython 9 formats every failing cell's traceback a second time for its history: tens
+        of milliseconds added to each error reply, and to every interrupt.
+        """
+        cell = current_cell.get()
+        if cell is not None and cell.error is not None:
+            return dict(cell.error)
+        return super()._format_exception_for_storage(exception, filename, running_compiled_code)
 
     def set_next_input(self, s: str, replace: bool = False) -> None:
         """Ask the frontend to put ``s`` in the next input cell (a reply payload)."""
@@ -321,6 +352,44 @@ def _holds_group(value: BaseException | None) -> bool:
             return True
         value = value.__context__
     return False
+
+
+_INTERRUPTED = "\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"
+
+
+def warm_up_tracebacks(theme: str) -> None:
+    """Format a throwaway traceback so that a user's first error skips the imports (any thread).
+
+    IPython's first traceback imports stack_data and compiles pygments' lexer: a tenth of a
+    second or more, which would otherwise delay the reply of the first cell that fails.
+    """
+    try:
+        raise RuntimeError("warming up the traceback formatter")
+    except RuntimeError as exc:
+        VerboseTB(theme_name=theme).structured_traceback(type(exc), exc, exc.__traceback__)
+
+
+def _package_dirs(*names: str) -> tuple[str, ...]:
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            dirs.extend(os.path.join(folder, "") for folder in spec.submodule_search_locations)
+    return tuple(dirs)
+
+
+_KERNEL_CODE = _package_dirs(
+    "IPython", "asyncio", "anyio", "trio", "outcome", "async_caller", __package__ or "async_kernel"
+)
+"""Where the frames between the kernel and the cell's code live: left out of tracebacks."""
+
+
+def _where_interrupted(tb: TracebackType | None) -> list[str]:
+    """The cell's own frames at the interrupt, plainly formatted (milliseconds, not 100s)."""
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_KERNEL_CODE)]
+    if not frames:
+        return []
+    return ["Traceback (most recent call last):", *traceback.format_list(frames)]
 
 
 def _is_interrupt(etype: type[BaseException], cell: CellState) -> bool:

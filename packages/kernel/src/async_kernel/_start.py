@@ -5,20 +5,37 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from ._backends import resolve_backend
+from ._children import end_child_processes
 from ._connection import ConnectionInfo
 from ._kernel import Kernel, main_thread_only
 
+if TYPE_CHECKING:
+    from types import FrameType
+
 __all__ = ["start_kernel"]
+
+log = logging.getLogger(__name__)
 
 
 def start_kernel(
-    connection_file: str, *, backend: str = "asyncio", log_level: str = "WARNING"
+    connection_file: str,
+    *,
+    backend: str = "asyncio",
+    log_level: str = "WARNING",
+    ip: str | None = None,
 ) -> None:
     """Serve the kernel described by ``connection_file`` until it is shut down (main thread).
+
+    When ``connection_file`` does not exist, the kernel makes a new connection on ``ip``
+    (default 127.0.0.1) and writes it there, owner-only, once its sockets are bound; the file
+    is removed when the kernel exits.
 
     Raises:
         UnknownBackendError: no backend of that name is installed.
@@ -31,10 +48,44 @@ def start_kernel(
         stream=sys.__stderr__,
         format="[async-kernel %(levelname)s] %(message)s",
     )
-    info = ConnectionInfo.load(connection_file)
+    path = Path(connection_file)
+    writes_file = not path.exists()
+    info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
     kernel = Kernel(info, backend=backend_spec.name)
+    if writes_file:
+        kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
+    _shut_down_on_sigterm(kernel)
     # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is
     # delivered to the main thread, which unblocks it once running.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    anyio.run(kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options)
+    try:
+        anyio.run(
+            kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options
+        )
+    finally:
+        end_child_processes()
+        if writes_file:
+            path.unlink(missing_ok=True)
+
+
+def _write_connection_file(info: ConnectionInfo, ports: dict[str, int], path: Path) -> None:
+    info.with_ports(ports).write(path)
+    log.info("wrote connection file %s", path)
+
+
+def _shut_down_on_sigterm(kernel: Kernel) -> None:
+    """Make SIGTERM a clean shutdown, as a shutdown_request is, with exit status 0.
+
+    The handler runs in the main thread between two bytecodes of whatever runs there, maybe
+    holding a lock the shutdown needs; so it only starts a thread that asks for the shutdown.
+    """
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        log.info("SIGTERM received; shutting down")
+        threading.Thread(
+            target=kernel.request_shutdown, name="async-kernel-sigterm", daemon=True
+        ).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import getpass
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +26,13 @@ __all__ = ["StdinBridge"]
 
 
 class _Waiter:
-    __slots__ = ("event", "reply")
+    __slots__ = ("event", "interrupted", "reply", "thread")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reply: dict[str, Any] | None = None
+        self.interrupted = False
+        self.thread = threading.current_thread()
 
 
 class StdinBridge:
@@ -38,6 +41,8 @@ class StdinBridge:
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self._waiting: dict[str, _Waiter] = {}
+        self._kernel_pid = os.getpid()
+        kernel.interrupts.add_waker(self._wake_worker_threads)
 
     def install(self) -> None:
         """Replace ``input`` and ``getpass.getpass`` for the whole process."""
@@ -58,6 +63,9 @@ class StdinBridge:
         if request is None or not request.content.get("allow_stdin", False):
             msg = "input() is not available here: the frontend does not accept input requests"
             raise StdinNotImplementedError(msg)
+        if os.getpid() != self._kernel_pid:
+            msg = "input() is not available in a process forked from the kernel"
+            raise StdinNotImplementedError(msg)
         kernel = self._kernel
         kernel.flush_streams()
         header = kernel.factory.header("input_request", request.subshell_id)
@@ -72,11 +80,25 @@ class StdinBridge:
             )
             kernel.transport.send(Channel.stdin, frames)
             waiter.event.wait()
+            if waiter.interrupted:
+                # Normally the interrupt's own KeyboardInterrupt fires first, on waking.
+                raise KeyboardInterrupt
         finally:
             del self._waiting[header["msg_id"]]
         reply = waiter.reply or {}
         value = reply.get("value", "")
         return value if isinstance(value, str) else str(value)
+
+    def _wake_worker_threads(self) -> None:
+        """Wake cells in worker threads waiting for input, so an interrupt reaches them.
+
+        Cells in the main thread are left alone: SIGINT already breaks their wait.
+        """
+        main = threading.main_thread()
+        for waiter in list(self._waiting.values()):
+            if waiter.thread is not main:
+                waiter.interrupted = True
+                waiter.event.set()
 
     def on_message(self, msg: Message) -> None:
         """Deliver an ``input_reply`` to the cell waiting for it (IO thread)."""

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from IPython.core.completer import IPCompleter
-from IPython.core.history import HistoryManager
 
 from async_caller import Caller, CallerStoppedError, wait
+
+from ._history import KernelHistoryManager
 
 if TYPE_CHECKING:
     from async_caller import Pending
@@ -99,7 +100,7 @@ class Subshell:
         self._shell = shell
         self._layered = LayeredNamespace(shell.main_namespace)
         self.namespace: dict[str, Any] = self._layered
-        self._history: HistoryManager | None = None
+        self._history: KernelHistoryManager | None = None
         self._completer: IPCompleter | None = None
         self._lock = threading.Lock()
 
@@ -118,7 +119,7 @@ class Subshell:
             self._completer.namespace = self.namespace
 
     @property
-    def history_manager(self) -> HistoryManager:
+    def history_manager(self) -> KernelHistoryManager:
         """This subshell's history: a session of its own in IPython's history database.
 
         Created on first use, so subshells that never run a cell (JupyterLab makes one per
@@ -127,7 +128,7 @@ class Subshell:
         with self._lock:
             if self._history is None:
                 shell = self._shell
-                history = HistoryManager(shell=shell, parent=shell)
+                history = KernelHistoryManager(shell=shell, parent=shell)
                 self._layered.update(
                     _ih=history.input_hist_parsed,
                     In=history.input_hist_parsed,

@@ -68,7 +68,11 @@ class ZmqTransport:
             target=self._run_heartbeat, name="async-kernel-heartbeat", daemon=True
         )
         self._hb_socket: zmq.Socket[bytes] | None = None
+        self._forked_child = False
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
         self.ports: dict[str, int] = {}
+        self.on_bound: Callable[[dict[str, int]], object] | None = None
+        """Called with the bound ports once every socket is bound (in :meth:`start`)."""
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -103,6 +107,8 @@ class ZmqTransport:
         hb.linger = 0
         self._bind(hb, info.hb_port, "hb_port")
         self._hb_socket = hb
+        if self.on_bound is not None:
+            self.on_bound(dict(self.ports))
         self._hb_thread.start()
         self._io_thread.start()
 
@@ -110,11 +116,16 @@ class ZmqTransport:
 
     def send(self, channel: Channel, frames: Frames) -> None:
         """Queue ``frames`` to be sent on ``channel`` by the IO thread (any thread)."""
+        if self._forked_child:
+            self._refuse_in_forked_child(channel)
+            return
         self._outbox.put((channel, frames))
         self._wake()
 
     def call_soon(self, func: Callable[[], object]) -> None:
         """Run ``func`` in the IO thread soon (any thread)."""
+        if self._forked_child:
+            return
         self._outbox.put(func)
         self._wake()
 
@@ -144,6 +155,24 @@ class ZmqTransport:
         for fd in (self._wake_read, self._wake_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    # --- a process forked by a cell -------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        """Cut a forked child off the kernel's sockets (runs in the child, right after fork).
+
+        The sockets belong to the parent: the child has no IO thread, and ZeroMQ sockets must
+        not be used across a fork. Its output and messages are dropped, never sent, and the
+        wake pipe (shared with the parent) is left alone.
+        """
+        self._forked_child = True
+
+    def _refuse_in_forked_child(self, channel: Channel) -> None:
+        # Only the kernel's own request handling replies on shell or control: a child that
+        # gets there returned from its cell into the kernel's code (forked and neither
+        # exec'd nor exited), and would linger forever as a deaf copy of the kernel.
+        if channel in (Channel.shell, Channel.control):
+            os._exit(0)
 
     # --- IO thread ------------------------------------------------------------------------
 

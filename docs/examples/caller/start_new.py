@@ -1,0 +1,27 @@
+"""A Caller in a thread of its own, called from a plain thread and awaited from a trio loop."""
+
+import threading
+
+import anyio
+
+from async_caller import Caller
+
+
+async def greet(name: str) -> str:
+    await anyio.sleep(0.01)
+    return f"hello from {name}, answered in {threading.current_thread().name}"
+
+
+worker = Caller.start_new(backend="asyncio", name="worker")
+
+# From a plain thread: wait() blocks this thread until the result is there.
+print(worker.call_soon(greet, "a plain thread").wait(timeout=5))
+
+
+# From an event loop, of either backend: await the Pending.
+async def main() -> None:
+    print("awaited from trio:", await worker.call_soon(greet, "trio"))
+
+
+anyio.run(main, backend="trio")
+worker.stop()  # ends the loop and joins its thread

@@ -1,0 +1,75 @@
+"""IPython's history, written to its database without making the next cell wait for the disk.
+
+IPython's saving thread holds the input cache's lock while it commits to SQLite, and every cell
+takes that lock to store its input: so a cell that follows another closely waits for the
+previous one's commit (an fsync, milliseconds). Here the saving thread takes the cached entries
+under the lock and writes them after releasing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import Any, cast
+
+from IPython.core.history import HistoryManager
+
+__all__ = ["KernelHistoryManager"]
+
+log = logging.getLogger(__name__)
+
+
+class KernelHistoryManager(HistoryManager):
+    """A HistoryManager whose database writes never hold the caches' locks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._write_lock = threading.Lock()
+        """One writer at a time, so entries reach the database in the order they were cached."""
+        super().__init__(*args, **kwargs)
+
+    def writeout_cache(self, conn: sqlite3.Connection | None = None) -> None:
+        """Write the cached inputs and outputs to the database (the saving thread, or any).
+
+        A clash with existing entries (another process wrote the same session and line)
+        moves the input history to a new session, as IPython does.
+        """
+        if not self.enabled:
+            return
+        # Enabled, so ``db`` is a real connection (a disabled history has a dummy one).
+        connection = cast("sqlite3.Connection", self.db if conn is None else conn)
+        with self._write_lock:
+            with self.db_input_cache_lock:
+                inputs, self.db_input_cache = self.db_input_cache, []
+            with self.db_output_cache_lock:
+                outputs, self.db_output_cache = self.db_output_cache, []
+            if inputs:
+                self._write_inputs(connection, inputs)
+            if outputs:
+                try:
+                    self._insert(connection, "output_history", outputs)
+                except sqlite3.IntegrityError:
+                    log.warning("history: an output's session and line were taken; not stored")
+
+    def _write_inputs(self, connection: sqlite3.Connection, inputs: list[tuple[Any, ...]]) -> None:
+        try:
+            self._insert(connection, "history", inputs)
+        except sqlite3.IntegrityError:
+            self.new_session(connection)
+            log.warning(
+                "history: session and line taken; now writing session %s", self.session_number
+            )
+            try:
+                self._insert(connection, "history", inputs)
+            except sqlite3.IntegrityError:
+                log.warning("history: inputs not stored")
+
+    def _insert(
+        self, connection: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        marks = ", ".join("?" * (len(rows[0]) + 1))
+        with connection:
+            connection.executemany(
+                f"INSERT INTO {table} VALUES ({marks})",
+                [(self.session_number, *row) for row in rows],
+            )

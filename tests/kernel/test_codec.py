@@ -1,0 +1,115 @@
+"""Signing and verifying wire messages: constant-time compare, replay and unsigned rejection."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from async_kernel._codec import DELIMITER, MessageCodec
+from async_kernel._exceptions import InvalidMessageError
+from async_kernel._message import Channel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+KEY = b"a-test-key-4a7c9d1e"
+
+
+def frames(codec: MessageCodec, msg_id: str = "m1", signature: bytes | None = None) -> list[bytes]:
+    """The frames of a kernel_info_request with ``msg_id``, signed by ``codec``."""
+    parts = [
+        json.dumps({"msg_id": msg_id, "msg_type": "kernel_info_request"}).encode(),
+        b"{}",
+        b"{}",
+        b"{}",
+    ]
+    return [b"client", DELIMITER, codec.sign(parts) if signature is None else signature, *parts]
+
+
+def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verification goes through hmac.compare_digest, never ==, which leaks timing."""
+    compared: list[tuple[bytes, bytes]] = []
+    real: Callable[[bytes, bytes], bool] = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the codec looks it up per call
+    codec = MessageCodec(KEY)
+    message_frames = frames(codec)
+    codec.deserialize(Channel.shell, message_frames)
+    assert compared == [(message_frames[2], message_frames[2])]
+
+
+def test_a_replayed_message_is_rejected() -> None:
+    codec = MessageCodec(KEY)
+    message_frames = frames(codec)
+    assert codec.deserialize(Channel.shell, message_frames).msg_id == "m1"
+    with pytest.raises(InvalidMessageError, match="replayed message rejected"):
+        codec.deserialize(Channel.shell, message_frames)
+
+
+def test_replay_history_is_bounded() -> None:
+    """Only the last ``replay_history`` signatures are kept: memory stays bounded."""
+    codec = MessageCodec(KEY, replay_history=2)
+    first, second, third = (frames(codec, f"m{n}") for n in range(3))
+    for message_frames in (first, second, third):
+        codec.deserialize(Channel.shell, message_frames)
+    assert codec.deserialize(Channel.shell, first).msg_id == "m0"  # forgotten, so accepted
+    with pytest.raises(InvalidMessageError, match="replayed"):
+        codec.deserialize(Channel.shell, third)
+
+
+def test_forged_signatures_do_not_enter_the_history() -> None:
+    """A flood of badly signed messages cannot push real signatures out of the history."""
+    codec = MessageCodec(KEY, replay_history=1)
+    genuine = frames(codec)
+    codec.deserialize(Channel.shell, genuine)
+    for number in range(3):
+        with pytest.raises(InvalidMessageError, match="invalid message signature"):
+            codec.deserialize(Channel.shell, frames(codec, f"x{number}", b"0" * 64))
+    with pytest.raises(InvalidMessageError, match="replayed"):
+        codec.deserialize(Channel.shell, genuine)
+
+
+def test_unsigned_message_is_rejected_when_a_key_is_set() -> None:
+    codec = MessageCodec(KEY)
+    with pytest.raises(InvalidMessageError, match="unsigned message rejected"):
+        codec.deserialize(Channel.shell, frames(codec, signature=b""))
+
+
+def test_without_a_key_messages_are_unsigned_and_not_checked() -> None:
+    codec = MessageCodec(b"")
+    assert codec.sign([b"{}"]) == b""
+    message_frames = frames(codec, signature=b"anything")
+    assert codec.deserialize(Channel.shell, message_frames).msg_id == "m1"
+
+
+def test_error_messages_never_contain_the_key() -> None:
+    codec = MessageCodec(KEY)
+    bad_inputs = [
+        [DELIMITER, KEY, b"{}"],
+        frames(codec, signature=KEY),
+        [DELIMITER, codec.sign([KEY, b"{}", b"{}", b"{}"]), KEY, b"{}", b"{}", b"{}"],
+    ]
+    for bad in bad_inputs:
+        with pytest.raises(InvalidMessageError) as caught:
+            codec.deserialize(Channel.shell, bad)
+        assert KEY.decode() not in str(caught.value)
+    with pytest.raises(InvalidMessageError) as caught:
+        MessageCodec(KEY, "hmac-nope")
+    assert KEY.decode() not in str(caught.value)
+
+
+def test_a_bad_part_after_a_good_header_keeps_the_request_for_an_error_reply() -> None:
+    codec = MessageCodec(KEY)
+    parts = [json.dumps({"msg_id": "m9", "msg_type": "x_request"}).encode(), b"{}", b"{}", b"["]
+    with pytest.raises(InvalidMessageError, match="content is not valid JSON") as caught:
+        codec.deserialize(Channel.control, [b"id", DELIMITER, codec.sign(parts), *parts])
+    request = caught.value.request
+    assert request is not None
+    assert (request.msg_id, request.channel, request.idents) == ("m9", Channel.control, [b"id"])

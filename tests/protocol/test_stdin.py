@@ -1,0 +1,82 @@
+"""input() and getpass through the stdin channel, refused without allow_stdin, interruptible."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.kernel_fixtures import TIMEOUT, outputs, stdout_of
+
+if TYPE_CHECKING:
+    from tests.kernel_fixtures import KernelHarness
+
+# The cell modes a cell can wait for input in: the shell's queue (main thread), a task in
+# the main thread's loop, and a worker thread.
+FIRST_LINES = {"queue": "", "task": "# task\n", "thread": "# thread\n"}
+
+
+def answer(kernel: KernelHarness, msg_id: str, value: str) -> dict[str, Any]:
+    """Wait for the cell's input_request, answer it with ``value``; return the request."""
+    request = kernel.client.get_stdin_msg(timeout=TIMEOUT)
+    assert request["msg_type"] == "input_request"
+    assert request["parent_header"]["msg_id"] == msg_id
+    reply = kernel.client.session.msg("input_reply", {"value": value}, parent=request["header"])
+    kernel.client.stdin_channel.send(reply)
+    return request
+
+
+@pytest.mark.parametrize("mode", list(FIRST_LINES))
+def test_input_asks_the_frontend_and_returns_its_answer(kernel: KernelHarness, mode: str) -> None:
+    code = FIRST_LINES[mode] + "name = input('Who? ')\nprint('hello', name)"
+    msg_id = kernel.client.execute(code, allow_stdin=True)
+    request = answer(kernel, msg_id, "Ada")
+    assert request["content"] == {"prompt": "Who? ", "password": False}
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+    assert stdout_of(kernel.iopub_for(msg_id)) == "hello Ada\n"
+
+
+def test_getpass_asks_with_the_password_flag(kernel: KernelHarness) -> None:
+    code = "import getpass\nsecret = getpass.getpass('Token: ')\nprint(len(secret))"
+    msg_id = kernel.client.execute(code, allow_stdin=True)
+    request = answer(kernel, msg_id, "s3cret")
+    assert request["content"] == {"prompt": "Token: ", "password": True}
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+    assert stdout_of(kernel.iopub_for(msg_id)) == "6\n"
+
+
+def test_two_inputs_in_one_cell_are_answered_in_turn(kernel: KernelHarness) -> None:
+    msg_id = kernel.client.execute("print(input('a') + input('b'))", allow_stdin=True)
+    assert answer(kernel, msg_id, "1")["content"]["prompt"] == "a"
+    assert answer(kernel, msg_id, "2")["content"]["prompt"] == "b"
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+    assert stdout_of(kernel.iopub_for(msg_id)) == "12\n"
+
+
+@pytest.mark.parametrize("code", ["input('x? ')", "import getpass; getpass.getpass()"])
+def test_input_without_allow_stdin_is_a_clear_error_in_the_cell(
+    kernel: KernelHarness, code: str
+) -> None:
+    reply, messages = kernel.execute(code, allow_stdin=False)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "StdinNotImplementedError"
+    assert "does not accept input requests" in reply["content"]["evalue"]
+    (error,) = outputs(messages, "error")
+    assert error["ename"] == "StdinNotImplementedError"
+    after, _ = kernel.execute("1 + 1")
+    assert after["content"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("mode", list(FIRST_LINES))
+def test_interrupt_ends_a_cell_waiting_in_input(fresh_kernel: KernelHarness, mode: str) -> None:
+    kernel = fresh_kernel
+    msg_id = kernel.client.execute(FIRST_LINES[mode] + "input('wait: ')", allow_stdin=True)
+    assert kernel.client.get_stdin_msg(timeout=TIMEOUT)["parent_header"]["msg_id"] == msg_id
+    interrupt = kernel.send("control", "interrupt_request", {})
+    assert kernel.reply_for(interrupt, "control")["content"]["status"] == "ok"
+    reply = kernel.reply_for(msg_id)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    after, messages = kernel.execute("print('next cell')")
+    assert after["content"]["status"] == "ok"
+    assert stdout_of(messages) == "next cell\n"
