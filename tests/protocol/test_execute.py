@@ -106,6 +106,26 @@ def test_stop_on_error_aborts_queued_cells(kernel: KernelHarness) -> None:
     assert stdout_of(messages) == "runs again\n"
 
 
+def test_aborted_reply_has_no_execution_count(kernel: KernelHarness) -> None:
+    """A cell aborted after an error gets ``{"status": "aborted"}`` and no count.
+
+    JupyterLab shows a reply's ``execution_count`` as the cell's prompt: a count in the
+    aborted reply made a cell that never ran show ``[n]:``, the number the next cell gets.
+    """
+    client = kernel.client
+    # What JupyterLab's "Run All Cells" sends: all requests at once.
+    first = client.execute("print('first')")
+    failing = client.execute("1 / 0")
+    queued = client.execute("print('must not run')")
+    count = kernel.reply_for(first)["content"]["execution_count"]
+    assert kernel.reply_for(failing)["content"]["execution_count"] == count + 1
+    aborted = kernel.reply_for(queued)
+    assert aborted["content"] == {"status": "aborted"}
+    assert [m["msg_type"] for m in kernel.iopub_for(queued)] == ["status", "status"]
+    reply, _ = kernel.execute("None")
+    assert reply["content"]["execution_count"] == count + 2
+
+
 def test_stop_on_error_false_runs_the_next_cell(kernel: KernelHarness) -> None:
     client = kernel.client
     failing = client.execute("raise ValueError('boom')", stop_on_error=False)

@@ -46,12 +46,8 @@ class ExecuteHandler:
         subshell = current_subshell.get()
         errors_seen = self if subshell is None else subshell
         if msg.seq <= errors_seen.abort_up_to or (subshell is not None and subshell.deleted):
-            kernel.reply(
-                msg,
-                "execute_reply",
-                {"status": "aborted", "execution_count": shell.execution_count},
-                {"status": "aborted"},
-            )
+            # No execution_count: JupyterLab would show it as the prompt of a cell that never ran.
+            kernel.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
             return
         count = shell.execution_count
         state = CellState(msg, count, cancelled_exc_class=anyio.get_cancelled_exc_class())
