@@ -166,8 +166,6 @@ class InterruptController:
         finally:
             with self._lock:
                 self._cells.discard(cell)
-                if not self._cells:
-                    self._main_only_signals = 0  # left over from coalesced resends
 
     @property
     def busy(self) -> bool:
