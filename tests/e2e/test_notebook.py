@@ -174,7 +174,9 @@ def test_run_all_stops_at_an_error(
     if kernel.name.endswith("trio"):
         # Seen once in CI (loaded machine): on trio the cell after the error ran ([3]:).
         # Not understood yet; the protocol test for aborted replies passes on both backends.
-        request.applymarker(pytest.mark.xfail(reason="stop_on_error race seen on trio in CI"))
+        request.applymarker(
+            pytest.mark.xfail(reason="stop_on_error race seen on trio in CI", strict=False)
+        )
     notebook = Notebook.open(
         page,
         lab_server,

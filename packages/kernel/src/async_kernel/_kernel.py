@@ -31,7 +31,7 @@ from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
-from ._shell import KernelShell, warm_up_tracebacks
+from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
@@ -105,6 +105,7 @@ class Kernel:
             self._shutdown_requested = anyio.Event()
             self.control_caller = Caller.start_new(backend=self.backend, name="Control")
             self._start_shell()
+            load_python_lexer()
             self.transport.start()
             caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it

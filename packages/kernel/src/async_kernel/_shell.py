@@ -359,6 +359,18 @@ def _holds_group(value: BaseException | None) -> bool:
 _INTERRUPTED = "\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"
 
 
+def load_python_lexer() -> None:
+    """Import pygments' Python lexer now (main thread, before the kernel serves).
+
+    ``pygments.lexers`` loads its lexers lazily through a module ``__getattr__`` that is not
+    thread-safe: an inspect_request in a worker thread and a traceback in a cell that both
+    reach for ``PythonLexer`` first can make one of them fail with ImportError.
+    """
+    from pygments.lexers import PythonLexer
+
+    del PythonLexer
+
+
 def warm_up_tracebacks(theme: str) -> None:
     """Format a throwaway traceback so that a user's first error skips the imports (any thread).
 
