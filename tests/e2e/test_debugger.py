@@ -39,8 +39,14 @@ def test_breakpoint_stops_the_cell_and_shows_its_variables(
     switch = page.locator(".jp-NotebookPanel-toolbar .jp-DebuggerBugButton")
     switch.click()
     expect(switch).to_have_attribute("aria-pressed", "true")
-    page.locator('.jp-SideBar.jp-mod-right li[data-id="jp-debugger-sidebar"]').click()
     sidebar = page.locator("#jp-debugger-sidebar")
+    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jp-debugger-sidebar"]')
+    # Open the panel once it is not open yet: Lab may open it itself as debugging starts, and
+    # a second click would close it again.
+    expect(tab).to_be_visible()
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
+    expect(sidebar).to_be_visible()
     # The kernel's variables (inspectVariables) show once the debug session has started.
     variables = sidebar.locator(".jp-DebuggerVariables-body:visible")
     expect(variables).to_contain_text("marker")
