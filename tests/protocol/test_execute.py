@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.kernel_fixtures import KernelHarness, outputs, stdout_of
+import time
+from typing import TYPE_CHECKING
+
+from tests.kernel_fixtures import TIMEOUT, KernelHarness, outputs, stdout_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_print_goes_to_stdout_stream(kernel: KernelHarness) -> None:
@@ -124,6 +130,38 @@ def test_aborted_reply_has_no_execution_count(kernel: KernelHarness) -> None:
     assert [m["msg_type"] for m in kernel.iopub_for(queued)] == ["status", "status"]
     reply, _ = kernel.execute("None")
     assert reply["content"]["execution_count"] == count + 2
+
+
+def test_stop_on_error_aborts_cells_the_io_thread_had_not_read(
+    kernel: KernelHarness, tmp_path: Path
+) -> None:
+    """A cell sent before the failure is aborted even if the kernel had not read it yet.
+
+    On a busy machine the IO thread may not have taken the next request off its socket when
+    a cell fails. Here the failing cell holds the IO thread until the client has sent the
+    next cell, and fails while the IO thread is still held.
+    """
+    blocked, sent = tmp_path / "io-blocked", tmp_path / "sent"
+    failing = kernel.client.execute(
+        "import pathlib, threading, time\n"
+        "held, release = threading.Event(), threading.Event()\n"
+        "get_ipython().kernel.transport.call_soon(lambda: (held.set(), release.wait(30)))\n"
+        "held.wait(30)\n"
+        f"pathlib.Path({str(blocked)!r}).touch()\n"
+        f"while not pathlib.Path({str(sent)!r}).exists():\n"
+        "    time.sleep(0.01)\n"
+        "threading.Timer(0.5, release.set).start()\n"
+        "1 / 0"
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not blocked.exists():
+        assert time.monotonic() < deadline, "the cell never held the IO thread"
+        time.sleep(0.01)
+    queued = kernel.client.execute("print('must not run')")
+    sent.touch()
+    assert kernel.reply_for(failing)["content"]["status"] == "error"
+    assert kernel.reply_for(queued)["content"] == {"status": "aborted"}
+    assert "must not run" not in stdout_of(kernel.iopub_for(queued))
 
 
 def test_stop_on_error_false_runs_the_next_cell(kernel: KernelHarness) -> None:

@@ -15,6 +15,7 @@ import anyio
 from async_caller import Caller
 
 from ._context import current_subshell
+from ._message import Channel
 from ._shell import CellState, current_cell
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ class ExecuteHandler:
                 "payload": payload,
             }
             if content.get("stop_on_error", True):
+                # Abort what the client sent before the failure, even requests the IO
+                # thread had not read yet (a busy machine): "Run All" sends every cell at once.
+                await kernel.transport.read_waiting(Channel.shell)
                 errors_seen.abort_up_to = kernel.last_seq
         kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import aiologic
+import anyio
 import zmq
 
 from ._message import Channel
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 Frames = Sequence[bytes | memoryview]
 _RECV_BATCH = 64
+_READ_WAITING_TIMEOUT = 5.0
+"""Seconds :meth:`ZmqTransport.read_waiting` waits for a busy IO thread at most."""
 
 
 class ZmqTransport:
@@ -136,6 +140,31 @@ class ZmqTransport:
             lambda: heapq.heappush(self._timers, (deadline, next(self._timer_ids), func))
         )
 
+    async def read_waiting(self, channel: Channel) -> None:
+        """Have the IO thread read every message already waiting on ``channel``.
+
+        Awaited in a handler's event loop (any thread but IO). When it returns, every
+        request that reached the socket before the call has been handed to the dispatcher,
+        so ``Dispatcher.last_seq`` counts it: a failing cell uses this to abort exactly the
+        cells its client had sent before the failure (stop_on_error), however busy the IO
+        thread was. Returns at once if the transport stops meanwhile.
+        """
+        if self._stopping or self._forked_child:
+            return
+        done = aiologic.Event()
+
+        def read_all() -> None:
+            try:
+                socket = self._sockets[channel]
+                while self._receive(channel, socket):
+                    pass
+            finally:
+                done.set()
+
+        self.call_soon(read_all)
+        with anyio.move_on_after(_READ_WAITING_TIMEOUT):
+            await done
+
     @property
     def in_io_thread(self) -> bool:
         """Whether the caller runs in the IO thread."""
@@ -219,17 +248,19 @@ class ZmqTransport:
                 log.exception("timer in the IO thread failed")
         return max(0.0, timers[0][0] - now) if timers else None
 
-    def _receive(self, channel: Channel, socket: zmq.Socket[Any]) -> None:
+    def _receive(self, channel: Channel, socket: zmq.Socket[Any]) -> bool:
+        """Read up to a batch of messages; return whether more may be waiting."""
         on_frames = self._on_frames
         for _ in range(_RECV_BATCH):
             try:
                 frames: list[bytes] = socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                return False
             try:
                 on_frames(channel, frames)
             except Exception:
                 log.exception("dispatching a %s message failed", channel)
+        return True
 
     def _run_io(self) -> None:
         poller = zmq.Poller()
