@@ -60,7 +60,10 @@ class ExecuteHandler:
                 # Registered before execute_input goes out: a client that interrupts as soon
                 # as it sees the cell start must reach it.
                 with kernel.interrupts.running(
-                    state, coroutine, lambda: caller.call_direct(scope.cancel)
+                    state,
+                    coroutine,
+                    lambda: caller.call_direct(scope.cancel),
+                    lambda: scope.cancel_called,
                 ):
                     if not silent:
                         kernel.publish(

@@ -2,19 +2,25 @@
 
 A cell that is suspended at an ``await`` is cancelled in its own event loop. A cell whose code
 is running (blocked in ``time.sleep``, a pure-Python loop or ``input()``) gets a
-``KeyboardInterrupt`` raised in it: in the main thread through SIGINT (a signal also ends a
-blocking system call), in other threads through ``PyThreadState_SetAsyncExc``.
+``KeyboardInterrupt`` raised in it: in the main thread from a signal handler (a signal also
+ends a blocking system call), in other threads through ``PyThreadState_SetAsyncExc``.
 
 Which of the two applies is read from the cell's coroutine: it is suspended exactly while it
-awaits; one not yet started counts as running, since it may never reach an await. The SIGINT
-handler re-reads it in the main thread, so a cell that suspends between the check and the signal is still cancelled.
-Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end up here.
+awaits; one not yet started counts as running, since it may never reach an await. For the main
+thread the choice is made in the signal handler itself, where the coroutine cannot change
+state under it. Both ``interrupt_request`` (any thread) and a SIGINT sent to the process end
+up here.
 
-CPython runs a signal's handler between bytecodes of the main thread. A SIGINT that lands just
-before the main thread enters a blocking call (``time.sleep``) does not end that call, and its
-handler waits until the call returns; the signal watcher (``_signal_watch``) sends it again.
-A signal can then be handled twice: a SIGINT this controller sent (or a copy of one) stops
-only the main-thread cells that were asked to stop, never one that started in between.
+The kernel reaches its own main-thread cells with a signal of its own (:data:`INTERRUPT_SIGNAL`),
+never SIGINT: each main-thread cell is owed at most one ``KeyboardInterrupt`` per request, the
+handler pays it and clears the debt, and a late or repeated copy of the signal finds nothing
+owed, so it cannot stop a cell that started since. A signal whose handler has not run is sent
+again (``_signal_watch``): it may have landed just before the main thread entered a blocking
+call, which it then does not end.
+
+No ``KeyboardInterrupt`` is raised while a thread runs the import system's own code: it would
+leave a module lock held (every later import of that module hangs) or be swallowed in a
+weakref callback. The interrupt waits a few milliseconds and tries again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import inspect
 import logging
 import queue
 import signal
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +45,20 @@ if TYPE_CHECKING:
 
     from ._shell import CellState
 
-__all__ = ["InterruptController", "RunningCell"]
+__all__ = ["INTERRUPT_SIGNAL", "InterruptController", "RunningCell"]
 
 log = logging.getLogger(__name__)
 
-"""Seconds between SIGINTs to a blocked main thread whose handler has not run yet."""
+INTERRUPT_SIGNAL: int = signal.SIGRTMIN + 7 if hasattr(signal, "SIGRTMIN") else signal.SIGUSR2
+"""The signal the kernel sends its own main thread to interrupt a cell there."""
+
+RETRY_AFTER = 0.005
+"""Seconds to wait before trying again to interrupt a thread that runs the import system."""
+
+CANCEL_GRACE = 0.05
+"""Seconds between checks that a worker's cancelled cell did not resume into blocking code."""
+
+_MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 @dataclass(slots=True, eq=False)
@@ -53,9 +70,15 @@ class RunningCell:
     coroutine: CoroutineType[Any, Any, Any] | None
     cancel: Callable[[], object]
     """Cancels the cell in its own event loop; callable from any thread."""
+    cancel_landed: Callable[[], bool]
+    """Whether the cancel has run in the cell's event loop; callable from any thread."""
+    owed: bool = False
+    """A main-thread cell only: a ``KeyboardInterrupt`` was asked for and not raised yet."""
 
 
-_MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+def _in_import_system(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (where an exception would be raised) is the import system's code."""
+    return frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
 
 
 def _keep_signals_for_the_main_thread() -> None:
@@ -84,14 +107,12 @@ class InterruptController:
 
     def __init__(self) -> None:
         self._cells: set[RunningCell] = set()
-        # Reentrant: the SIGINT handler takes it in the main thread, which may hold it already.
+        # Reentrant: a signal handler takes it in the main thread, which may hold it already.
         self._lock = threading.RLock()
         self._main_thread = threading.main_thread()
-        self._main_only_signals = 0
-        """SIGINTs this controller sent itself, which target the main thread's cells only."""
         self._wakers: list[Callable[[], object]] = []
-        self.signal_watcher = SignalWatcher(self._resend_wanted)
-        """Makes sure SIGINT and SIGTERM reach their handlers; see ``_signal_watch``."""
+        self.signal_watcher = SignalWatcher({signal.SIGTERM, INTERRUPT_SIGNAL}, self._resend_wanted)
+        """Makes sure SIGTERM and the kernel's own interrupts reach their handlers."""
         self._deferred: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
 
     def add_waker(self, wake: Callable[[], object]) -> None:
@@ -104,32 +125,27 @@ class InterruptController:
         self._wakers.append(wake)
 
     def install_signal_handler(self) -> None:
-        """Route SIGINT to the running cells (main thread only, once at start)."""
+        """Route SIGINT and the kernel's interrupt signal to the cells (main thread, once)."""
         _keep_signals_for_the_main_thread()
         threading.Thread(
             target=self._run_deferred, name="async-kernel-signals", daemon=True
         ).start()
         signal.signal(signal.SIGINT, self._on_sigint)
+        signal.signal(INTERRUPT_SIGNAL, self._on_interrupt_signal)
 
     def watch_signals(self) -> None:
         """Start the signal watcher (main thread, once the event loop runs)."""
         self.signal_watcher.start()
 
     def _resend_wanted(self, signum: int) -> bool:
-        """Whether the watcher should send ``signum`` again (watcher thread).
+        """Whether the watcher should send ``signum`` again (watcher thread)."""
+        if signum == INTERRUPT_SIGNAL:
+            return self._owes_main_thread()
+        return True
 
-        A resent SIGINT may be handled besides a late original: when the outstanding one
-        is this controller's, the copy is counted as ours too, so that it stops only the
-        cells that were asked to stop.
-        """
-        if signum != signal.SIGINT:
-            return True
+    def _owes_main_thread(self) -> bool:
         with self._lock:
-            if not any(cell.thread is self._main_thread for cell in self._cells):
-                return False
-            if self._main_only_signals:
-                self._main_only_signals += 1
-            return True
+            return any(cell.owed for cell in self._cells)
 
     def defer_from_signal_handler(self, func: Callable[[], object]) -> None:
         """Run ``func`` soon in a helper thread; safe to call from a signal handler.
@@ -156,9 +172,10 @@ class InterruptController:
         state: CellState,
         coroutine: CoroutineType[Any, Any, Any] | None,
         cancel: Callable[[], object],
+        cancel_landed: Callable[[], bool],
     ) -> Iterator[RunningCell]:
         """Register a cell as interruptible while the block runs (the cell's own thread)."""
-        cell = RunningCell(state, threading.current_thread(), coroutine, cancel)
+        cell = RunningCell(state, threading.current_thread(), coroutine, cancel, cancel_landed)
         with self._lock:
             self._cells.add(cell)
         try:
@@ -180,8 +197,16 @@ class InterruptController:
         """
         with self._lock:
             cells = [cell for cell in self._cells if which is None or which(cell)]
+            for cell in cells:
+                cell.state.interrupted = True
+            main_cells = [cell for cell in cells if cell.thread is self._main_thread]
+            for cell in main_cells:
+                cell.owed = True
+            if main_cells:
+                self._signal_main_thread()
         for cell in cells:
-            self._interrupt(cell, in_main_signal_handler=False)
+            if cell.thread is not self._main_thread:
+                self._interrupt_worker(cell)
         self._wake()
         return len(cells)
 
@@ -192,72 +217,120 @@ class InterruptController:
             except Exception:
                 log.exception("waking threads after an interrupt failed")
 
-    def _interrupt(self, cell: RunningCell, *, in_main_signal_handler: bool) -> None:
-        cell.state.interrupted = True
-        coroutine = cell.coroutine
-        # CORO_CREATED: the cell is about to start and may never reach an await, so it is
-        # interrupted like running code (the execute handler catches it before start).
-        state = None if coroutine is None else inspect.getcoroutinestate(coroutine)
+    def _signal_main_thread(self) -> None:
+        signal.pthread_kill(self._main_thread.ident or 0, INTERRUPT_SIGNAL)
+
+    # --- cells in other threads (any thread but theirs) ---------------------------------------
+
+    def _interrupt_worker(self, cell: RunningCell) -> None:
+        state = _coroutine_state(cell)
         if state == inspect.CORO_CLOSED:
             return
         if state == inspect.CORO_SUSPENDED:
-            if in_main_signal_handler:
-                # From another thread, so the cancel wakes the loop (see defer_...).
-                self.defer_from_signal_handler(cell.cancel)
-            else:
-                cell.cancel()
-        elif cell.thread is self._main_thread:
-            if in_main_signal_handler:
-                raise KeyboardInterrupt
-            with self._lock:
-                self._send_main_sigint()
-        else:
+            cell.cancel()
+            threading.Thread(
+                target=self._see_cancel_land, args=(cell,), name="async-kernel-interrupt"
+            ).start()
+            return
+        with self._lock:
             # Only while the cell is registered: its thread unregisters it under this lock,
             # so the exception lands in the cell or the handler around it, never in the
             # event loop after it (which would kill that shell's loop).
+            if cell not in self._cells:
+                return
+            frame = sys._current_frames().get(cell.thread.ident or 0)
+            if not _in_import_system(frame):
+                raise_in_thread(cell.thread)
+                return
+        self.defer_from_signal_handler(lambda: self._retry_worker(cell))
+
+    def _see_cancel_land(self, cell: RunningCell) -> None:
+        """Interrupt a worker's cell as running code if it resumed before its cancel ran.
+
+        The cell awaited when it was cancelled, but it may have resumed meanwhile and run
+        blocking code: its event loop then runs the cancel only after the cell ends. Polls
+        (own thread) until the cell ends, the cancel runs, or the cell is found running.
+        """
+        while True:
+            time.sleep(CANCEL_GRACE)
             with self._lock:
-                if cell in self._cells:
-                    raise_in_thread(cell.thread)
+                if cell not in self._cells or cell.cancel_landed():
+                    return
+            if _coroutine_state(cell) == inspect.CORO_RUNNING:
+                self._interrupt_worker(cell)
+                return
 
-    def _send_main_sigint(self) -> None:
-        """SIGINT the main thread for its cells only (call with the lock held)."""
-        self._main_only_signals += 1
-        signal.pthread_kill(self._main_thread.ident or 0, signal.SIGINT)
+    def _retry_worker(self, cell: RunningCell) -> None:
+        """Try again to interrupt a worker that was in the import system (helper thread)."""
+        time.sleep(RETRY_AFTER)
+        self._interrupt_worker(cell)
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        del frame
+    # --- the main thread's cells (signal handlers, main thread) -------------------------------
+
+    def _on_interrupt_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Pay what the main thread's cells are owed (the kernel's own interrupt signal)."""
         self.signal_watcher.acknowledge(signum)
         with self._lock:
-            cells = list(self._cells)
-            if self._main_only_signals:
-                # One this controller sent: it is for the main-thread cells asked to stop. A
-                # resend that lands late must not stop the cell that has started since.
-                self._main_only_signals -= 1
-                cells = [
-                    cell
-                    for cell in cells
-                    if cell.thread is self._main_thread and cell.state.interrupted
-                ]
-        self._interrupt_from_signal_handler(cells)
+            owed = [cell for cell in self._cells if cell.owed]
+        self._pay_main_thread_cells(owed, frame)
 
-    def interrupt_from_signal_handler(self) -> None:
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        """A SIGINT sent to the process: interrupt every running cell."""
+        del signum
+        self.interrupt_from_signal_handler(frame)
+
+    def interrupt_from_signal_handler(self, frame: FrameType | None) -> None:
         """Interrupt every running cell from a signal handler running in the main thread.
 
         Raises:
             KeyboardInterrupt: a cell runs in the main thread; raised here, it ends that cell.
 
-        Another signal handler (SIGTERM's) calls this rather than :meth:`interrupt`: the
-        SIGINT that :meth:`interrupt` sends the main thread would arrive while the main
-        thread still runs that handler, after Python checked for SIGINT, and wait unseen
-        until the blocking call the main thread returns to ends.
+        Another signal handler (SIGTERM's) calls this rather than :meth:`interrupt`: a signal
+        that :meth:`interrupt` sends the main thread would arrive while the main thread still
+        runs that handler, after Python checked for signals, and wait unseen until the
+        blocking call the main thread returns to ends. ``frame`` is the handler's.
         """
         with self._lock:
             cells = list(self._cells)
-        self._interrupt_from_signal_handler(cells)
-
-    def _interrupt_from_signal_handler(self, cells: list[RunningCell]) -> None:
-        # Other threads first: raising in the main thread ends this handler.
-        cells.sort(key=lambda cell: cell.thread is self._main_thread)
+            for cell in cells:
+                cell.state.interrupted = True
+                if cell.thread is self._main_thread:
+                    cell.owed = True
         self.defer_from_signal_handler(self._wake)
         for cell in cells:
-            self._interrupt(cell, in_main_signal_handler=True)
+            if cell.thread is not self._main_thread:
+                self.defer_from_signal_handler(lambda cell=cell: self._interrupt_worker(cell))
+        self._pay_main_thread_cells(
+            [cell for cell in cells if cell.thread is self._main_thread], frame
+        )
+
+    def _pay_main_thread_cells(self, cells: list[RunningCell], frame: FrameType | None) -> None:
+        # Cancel the awaiting cells first: raising for the running one ends this handler.
+        by_state = [(cell, _coroutine_state(cell)) for cell in cells]
+        by_state.sort(key=lambda item: item[1] != inspect.CORO_SUSPENDED)
+        for cell, state in by_state:
+            if state == inspect.CORO_CLOSED:
+                cell.owed = False
+            elif state == inspect.CORO_SUSPENDED:
+                cell.owed = False
+                # From another thread, so the cancel wakes the loop (see defer_...).
+                self.defer_from_signal_handler(cell.cancel)
+            elif _in_import_system(frame):
+                self.defer_from_signal_handler(self._retry_main_thread)
+                return
+            else:
+                cell.owed = False
+                raise KeyboardInterrupt
+
+    def _retry_main_thread(self) -> None:
+        """Signal the main thread again while a cell there is owed an interrupt (helper)."""
+        time.sleep(RETRY_AFTER)
+        if self._owes_main_thread():
+            self._signal_main_thread()
+
+
+def _coroutine_state(cell: RunningCell) -> str:
+    # CORO_CREATED: the cell is about to start and may never reach an await, so it is
+    # interrupted like running code (the execute handler catches it before start).
+    coroutine = cell.coroutine
+    return inspect.CORO_CREATED if coroutine is None else inspect.getcoroutinestate(coroutine)

@@ -25,7 +25,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 __all__ = ["SignalWatcher"]
 
@@ -36,16 +36,17 @@ RESEND_AFTER = 0.05
 
 
 class SignalWatcher:
-    """Re-sends SIGINT and SIGTERM to the main thread until their handlers have run.
+    """Re-sends signals to the main thread until their handlers have run.
 
     Args:
+        watched: the signals to watch; each handler must call :meth:`acknowledge`.
         should_resend: called (in the watcher thread) with a signal number whose handler has
             not run yet; False when the signal no longer matters (no cell left to interrupt).
     """
 
-    def __init__(self, should_resend: Callable[[int], bool]) -> None:
+    def __init__(self, watched: Iterable[int], should_resend: Callable[[int], bool]) -> None:
         self._should_resend = should_resend
-        self._watched = {int(signal.SIGINT), int(signal.SIGTERM)}
+        self._watched = {int(signum) for signum in watched}
         self._runs = dict.fromkeys(self._watched, 0)
         """How often each handler has run; written in the main thread only."""
         self._covered = dict.fromkeys(self._watched, 0)

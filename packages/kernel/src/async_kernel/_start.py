@@ -84,10 +84,9 @@ def _shut_down_on_sigterm(kernel: Kernel) -> None:
     """
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        del frame
         interrupts = kernel.interrupts
         interrupts.signal_watcher.acknowledge(signum)
         interrupts.defer_from_signal_handler(functools.partial(kernel.request_shutdown, False))
-        interrupts.interrupt_from_signal_handler()
+        interrupts.interrupt_from_signal_handler(frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
