@@ -49,3 +49,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return super()._split_scope(nodeid)
 
     return FolderGroupScheduling(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Add the logs of the kernels running when a test fails to its report."""
+    report = yield
+    if report.failed:
+        from tests.kernel_fixtures import failed_logs, log_tail, running_logs
+
+        for log_path in dict.fromkeys([*failed_logs, *running_logs]):
+            report.sections.append((f"kernel log {log_path}", log_tail(log_path)))
+    if report.when == "teardown":
+        from tests.kernel_fixtures import failed_logs
+
+        failed_logs.clear()
+    return report

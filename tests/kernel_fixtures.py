@@ -153,9 +153,10 @@ def running_kernel(
 ) -> Iterator[KernelHarness]:
     """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
 
-    ``extra_argv`` is added to the kernel's command line; with ``log_path`` the kernel's
-    stdout and stderr (its log) go to that file. ``env`` adds variables to the kernel's
-    environment; a None value removes one.
+    ``extra_argv`` is added to the kernel's command line. The kernel's stdout and stderr (its
+    log) go to ``log_path``, by default ``kernel.log`` in ``folder``: a failing test shows the
+    logs of the kernels running then (see ``conftest``). ``env`` adds variables to the
+    kernel's environment; a None value removes one.
     """
     specs = write_spec(folder, backend, extra_argv, interrupt_mode)
     manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
@@ -163,16 +164,41 @@ def running_kernel(
         os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1", **(env or {})
     )
     kernel_env = {name: value for name, value in merged.items() if value is not None}
-    if log_path is None:
-        manager.start_kernel(env=kernel_env)
-    else:
-        with log_path.open("ab") as log_file:
-            manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
+    log_path = log_path or folder / "kernel.log"
+    with log_path.open("ab") as log_file:
+        manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
     client = manager.client()
     client.start_channels()
+    running_logs.append(log_path)
     try:
         client.wait_for_ready(timeout=TIMEOUT)
         yield KernelHarness(manager, client)
+    except BaseException:
+        failed_logs.append(log_path)  # for the report of the test that failed
+        _note_exit_status(manager, log_path)
+        raise
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=False)
+        running_logs.remove(log_path)
+
+
+def _note_exit_status(manager: KernelManager, log_path: Path) -> None:
+    """Add the kernel's exit status to its log, if it has exited (a negative one: a signal)."""
+    process = getattr(manager.provisioner, "process", None)
+    status = None if process is None else process.poll()
+    if status is not None:
+        with log_path.open("a") as log_file:
+            log_file.write(f"\n[test harness] the kernel exited with status {status}\n")
+
+
+running_logs: list[Path] = []
+"""The log files of the kernels this process runs now."""
+failed_logs: list[Path] = []
+"""The log files of kernels that failed during the current test."""
+
+
+def log_tail(log_path: Path, lines: int = 100) -> str:
+    """The last ``lines`` of a kernel's log."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
