@@ -161,7 +161,11 @@ def running_kernel(
     specs = write_spec(folder, backend, extra_argv, interrupt_mode)
     manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
     merged = dict(
-        os.environ, IPYTHONDIR=str(folder / "ipython"), PYTHONUNBUFFERED="1", **(env or {})
+        os.environ,
+        IPYTHONDIR=str(folder / "ipython"),
+        PYTHONUNBUFFERED="1",
+        PYTHONFAULTHANDLER="1",
+        **(env or {}),
     )
     kernel_env = {name: value for name, value in merged.items() if value is not None}
     log_path = log_path or folder / "kernel.log"
