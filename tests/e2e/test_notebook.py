@@ -163,20 +163,12 @@ def test_task_cell_lets_the_next_cell_finish_first(
     notebook.expect_kernel_status("Idle")
 
 
-def test_run_all_stops_at_an_error(
-    page: Page, lab_server: LabServer, kernel: KernelChoice, request: pytest.FixtureRequest
-) -> None:
+def test_run_all_stops_at_an_error(page: Page, lab_server: LabServer, kernel: KernelChoice) -> None:
     """Run > Run All Cells: the cell after a failing one is aborted and shows no count.
 
     The kernel once gave the aborted reply the next execution count, which Lab showed as the
     prompt of a cell that never ran.
     """
-    if kernel.name.endswith("trio"):
-        # Seen once in CI (loaded machine): on trio the cell after the error ran ([3]:).
-        # Not understood yet; the protocol test for aborted replies passes on both backends.
-        request.applymarker(
-            pytest.mark.xfail(reason="stop_on_error race seen on trio in CI", strict=False)
-        )
     notebook = Notebook.open(
         page,
         lab_server,

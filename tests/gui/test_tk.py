@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.gui.display import colours_in, screenshot
 from tests.gui.helpers import ok, result
 from tests.kernel_fixtures import outputs
@@ -144,11 +142,6 @@ def matplotlib_tk_then_back_to_inline(gui_kernel: KernelHarness) -> None:
     assert result(gui_kernel, "plt.get_fignums()") == "[]"  # the Tk figure was closed
 
 
-@pytest.mark.xfail(
-    reason="a stray KeyboardInterrupt reaches the cell after the interrupt steps, seen in CI "
-    "under load (suspect: matplotlib's _maybe_allow_interrupt re-delivering SIGINT late)",
-    strict=False,
-)
 def test_tk_windows_live_alongside_the_kernel(
     gui_kernel: KernelHarness, display: str, tmp_path: Path
 ) -> None:
