@@ -169,8 +169,8 @@ def running_kernel(
     )
     kernel_env = {name: value for name, value in merged.items() if value is not None}
     log_path = log_path or folder / "kernel.log"
-    with log_path.open("ab") as log_file:
-        manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
+    log_file = log_path.open("ab")  # open while the manager may restart the kernel
+    manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
     client = manager.client()
     client.start_channels()
     running_logs.append(log_path)
@@ -184,6 +184,7 @@ def running_kernel(
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=False)
+        log_file.close()
         running_logs.remove(log_path)
 
 
