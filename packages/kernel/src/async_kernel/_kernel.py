@@ -27,6 +27,7 @@ from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
 from ._gui import GuiManager
+from ._history import end_history
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
@@ -144,8 +145,7 @@ class Kernel:
         self.transport.stop()
         history = self.shell.history_manager
         if history is not None:
-            history.end_session()
-            history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
+            end_history(history)
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""

@@ -25,7 +25,7 @@ from IPython.core.completer import IPCompleter
 
 from async_caller import Caller, CallerStoppedError, wait
 
-from ._history import KernelHistoryManager
+from ._history import KernelHistoryManager, end_history
 
 if TYPE_CHECKING:
     from async_caller import Pending
@@ -183,10 +183,7 @@ class Subshell:
         with self._lock:
             history, self._history = self._history, None
         if history is not None:
-            history.end_session()
-            save_thread = history.save_thread
-            if save_thread is not None:
-                save_thread.stop()
+            end_history(history)
             history.db.close()
 
 
