@@ -136,12 +136,10 @@ def test_plotly_figures_render_as_plotly_json(kernel: KernelHarness) -> None:
     assert figures[0]["application/vnd.plotly.v1+json"]["data"][0]["y"] == [1, 2]
 
 
-@pytest.mark.xfail(
-    reason="tqdm.autonotebook picks the notebook bar only if 'ipykernel.zmqshell' is imported",
-    strict=True,
-)
 def test_tqdm_auto_picks_the_notebook_bar(kernel: KernelHarness) -> None:
-    assert evaluate(kernel, "__import__('tqdm.auto').auto.tqdm.__module__") == "'tqdm.notebook'"
+    """tqdm.auto looks for ipykernel's shell module; the kernel imports it first when installed."""
+    messages = ok(kernel, "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\n")
+    assert widget_opens(messages, "FloatProgressModel")
 
 
 @pytest.mark.parametrize("first_line", ["", "# thread\n"], ids=["main", "thread"])

@@ -31,6 +31,7 @@ from ._history import end_history
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
+from ._library_compat import install_library_compat
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
 from ._stdin import StdinBridge
@@ -124,6 +125,7 @@ class Kernel:
         self.shell = KernelShell.instance(sink=self, kernel=self)
         self.shell.colors = "linux"
         install_comm_hooks(self)
+        install_library_compat()
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
