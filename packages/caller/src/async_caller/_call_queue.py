@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ._caller import Caller
     from ._pending import Pending
+    from ._runners import CallScope
 
 __all__ = ["CallQueue"]
 
@@ -34,6 +35,9 @@ class CallQueue:
         self.items = deque()
         self.wakeup: anyio.Event | None = None
         self.closed = False
+        runner = caller._runner
+        assert runner is not None
+        self.cancelled_exc_class = runner.cancelled_exc_class
 
     def push(
         self,
@@ -56,11 +60,14 @@ class CallQueue:
     async def run(self) -> None:
         """The worker task: run queued calls until closed or cancelled."""
         items = self.items
+        runner = self.caller._runner
+        assert runner is not None
+        new_scope = runner.call_scopes()
         try:
             while True:
                 while items:
                     pending, args, kwargs, context = items.popleft()
-                    await self._run_one(pending, args, kwargs, context)
+                    await self._run_one(new_scope(), pending, args, kwargs, context)
                 if self.closed:
                     return
                 self.wakeup = anyio.Event()
@@ -72,19 +79,22 @@ class CallQueue:
 
     async def _run_one(
         self,
+        scope: CallScope,
         pending: Pending[Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: contextvars.Context,
     ) -> None:
-        with anyio.CancelScope() as scope:
+        # A native scope per call (see `Runner.call_scopes`): cancelling the Pending cancels
+        # this call only, and the worker goes on with the next one.
+        with scope:
             if not pending._start(self.caller, scope):
                 return
             try:
                 result = context.run(self.func, *args, **kwargs)
                 if inspect.iscoroutine(result):
                     result = await _InContext(result, context)
-            except anyio.get_cancelled_exc_class():
+            except self.cancelled_exc_class:
                 pending._finish_cancelled()
                 raise
             except BaseException as exc:
