@@ -85,7 +85,6 @@ def test_separate_functions_have_separate_queues(
     assert slow.wait(5) == "released"
 
 
-
 def test_queued_call_that_cancels_itself_stops_at_its_next_await(
     start_caller: Callable[..., Caller], thread_backend: str
 ) -> None:
