@@ -93,7 +93,14 @@ class CallQueue:
             try:
                 result = context.run(self.func, *args, **kwargs)
                 if inspect.iscoroutine(result):
-                    result = await _InContext(result, context)
+                    # Take the first step here: a call that never suspends (most handlers)
+                    # then costs no trampoline.
+                    try:
+                        first = context.run(result.send, None)
+                    except StopIteration as stop:
+                        result = stop.value
+                    else:
+                        result = await _InContext(result, context, first)
             except self.cancelled_exc_class:
                 pending._finish_cancelled()
                 raise
@@ -106,25 +113,28 @@ class CallQueue:
 
 
 class _InContext:
-    """Await ``coro`` with each of its steps run inside ``context``."""
+    """Await ``coro``, already started (it yielded ``first``), each step inside ``context``."""
 
-    __slots__ = ("context", "coro")
+    __slots__ = ("context", "coro", "first")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, first: Any
+    ) -> None:
         self.coro = coro
         self.context = context
+        self.first = first
 
     def __await__(self) -> Generator[Any, Any, Any]:
         run, coro = self.context.run, self.coro
-        value: Any = None
-        error: BaseException | None = None
+        yielded = self.first
         while True:
+            error: BaseException | None = None
+            value: Any = None
+            try:
+                value = yield yielded
+            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+                error = exc
             try:
                 yielded = run(coro.send, value) if error is None else run(coro.throw, error)
             except StopIteration as stop:
                 return stop.value
-            error = None
-            try:
-                value = yield yielded
-            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
-                value, error = None, exc
