@@ -132,6 +132,34 @@ BASELINE = {
 }
 
 
+TARGETS = {"asyncio": 3.0, "trio": 2.0}
+"""Throughput of Caller.call_soon on each backend, as a multiple of run_coroutine_threadsafe."""
+
+
+def target_ratios(backends: dict[str, Any]) -> list[dict[str, Any]]:
+    """Caller.call_soon on each backend against asyncio.run_coroutine_threadsafe (asyncio run).
+
+    The issue's targets compare both backends with the asyncio baseline of the same run; the
+    per-backend tables above use each backend's own baseline.
+    """
+    baseline = backends["asyncio"]["methods"]["asyncio.run_coroutine_threadsafe"]
+    rows: list[dict[str, Any]] = []
+    for backend, target in TARGETS.items():
+        if backend not in backends:
+            continue
+        row = backends[backend]["methods"]["Caller.call_soon"]
+        rows.append(
+            {
+                "backend": backend,
+                "throughput_ratio": row["calls_per_s"] / baseline["calls_per_s"],
+                "throughput_target": target,
+                "p50_us": row["p50_us"],
+                "baseline_p50_us": baseline["p50_us"],
+            }
+        )
+    return rows
+
+
 def run_backend(backend: str, latency_n: int, throughput_n: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with ExitStack() as stack:
@@ -174,6 +202,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f" {row['throughput_ratio']:7.2f} {row['p50_ratio']:6.2f}"
             )
         report["backends"][backend] = {"baseline": BASELINE[backend], "methods": results}
+    report["targets"] = target_ratios(report["backends"])
+    print("\ntargets (issue 3), against asyncio.run_coroutine_threadsafe in this run:")
+    for row in report["targets"]:
+        print(
+            f"  {row['backend']:8} Caller.call_soon throughput {row['throughput_ratio']:5.2f}x"
+            f" (target >= {row['throughput_target']:g}x), p50 {row['p50_us']:.1f} us vs"
+            f" {row['baseline_p50_us']:.1f} us (target: no worse)"
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.output}")

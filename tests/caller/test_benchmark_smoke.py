@@ -15,3 +15,5 @@ def test_quick_benchmark_runs(tmp_path: Path) -> None:
     assert output.exists()
     methods = report["backends"]["asyncio"]["methods"]
     assert {"Caller.call_soon", "asyncio.run_coroutine_threadsafe"} <= set(methods)
+    assert report["targets"][0]["backend"] == "asyncio"
+    assert all(row["throughput_ratio"] > 0 for row in report["targets"])

@@ -83,3 +83,55 @@ def test_separate_functions_have_separate_queues(
     assert caller.queue_call(quick).wait(5) == "quick"
     release.set()
     assert slow.wait(5) == "released"
+
+
+def test_queued_call_that_cancels_itself_stops_at_its_next_await(
+    start_caller: Callable[..., Caller], thread_backend: str
+) -> None:
+    """A queued call cancelling its own Pending stops where it next awaits; the next one runs."""
+    caller = start_caller(thread_backend)
+    mine: list[Pending[str]] = []
+    reached_after_await = False
+
+    async def step(i: int) -> str:
+        nonlocal reached_after_await
+        if i == 0:
+            mine[0].cancel("self")
+        await anyio.lowlevel.checkpoint()
+        if i == 0:
+            reached_after_await = True
+        return f"step {i}"
+
+    async def submit() -> None:  # in the loop: the Pending is known before the call runs
+        mine.append(caller.queue_call(step, 0))
+
+    caller.call_soon(submit).wait(5)
+    following = caller.queue_call(step, 1)
+    with pytest.raises(PendingCancelledError, match="self"):
+        mine[0].wait(5)
+    assert not reached_after_await
+    assert following.wait(5) == "step 1"
+
+
+def test_queued_call_cancelled_after_its_last_await_leaves_the_next_call_alone(
+    start_caller: Callable[..., Caller], thread_backend: str
+) -> None:
+    """A cancel that comes when the call has no await left cancels nothing queued after it."""
+    caller = start_caller(thread_backend)
+    mine: list[Pending[str]] = []
+
+    async def step(i: int) -> str:
+        if i == 0:
+            mine[0].cancel()
+            return "finished"
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+        return "untouched"
+
+    async def submit() -> None:
+        mine.append(caller.queue_call(step, 0))
+
+    caller.call_soon(submit).wait(5)
+    following = caller.queue_call(step, 1)
+    assert mine[0].wait(5) == "finished"
+    assert following.wait(5) == "untouched"

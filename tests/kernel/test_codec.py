@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
 from async_kernel._codec import DELIMITER, MessageCodec
 from async_kernel._exceptions import InvalidMessageError
-from async_kernel._message import Channel
+from async_kernel._message import Channel, utc_now_iso
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -113,3 +114,44 @@ def test_a_bad_part_after_a_good_header_keeps_the_request_for_an_error_reply() -
     request = caught.value.request
     assert request is not None
     assert (request.msg_id, request.channel, request.idents) == ("m9", Channel.control, [b"id"])
+
+
+def test_signature_is_the_hex_hmac_of_the_four_json_frames() -> None:
+    """The signature matches what jupyter_client computes: HMAC-SHA256 over the parts in order."""
+    codec = MessageCodec(KEY)
+    parts = [b'{"msg_id":"a"}', b"{}", b'{"x":1}', b'{"data":{}}']
+    expected = hmac.new(KEY, b"".join(parts), "sha256").hexdigest().encode()
+    assert codec.sign(parts) == expected
+    assert codec.sign([memoryview(part) for part in parts]) == expected
+
+
+def test_a_reply_carries_the_request_header_exactly_as_received() -> None:
+    """The parent header frame of a reply is the request's header frame, byte for byte."""
+    codec = MessageCodec(KEY)
+    request = codec.deserialize(Channel.shell, frames(codec, msg_id="exact"))
+    assert (
+        request.header_frame
+        == json.dumps({"msg_id": "exact", "msg_type": "kernel_info_request"}).encode()
+    )
+    reply = codec.serialize(
+        {"msg_id": "r1", "msg_type": "kernel_info_reply"},
+        request.header_frame,
+        {"status": "ok"},
+        idents=request.idents,
+    )
+    split = reply.index(DELIMITER)
+    assert reply[split + 3] == request.header_frame
+    assert reply[split + 4] == b"{}"  # no metadata
+    assert reply[split + 1] == codec.sign(reply[split + 2 : split + 6])
+
+
+def test_header_dates_are_iso_8601_utc_with_microseconds() -> None:
+    """utc_now_iso gives the current time in the form datetime parses back, to the second."""
+    before = datetime.now(UTC)
+    text = utc_now_iso()
+    parsed = datetime.fromisoformat(text)
+    after = datetime.now(UTC)
+    assert parsed.tzinfo is not None
+    assert parsed.utcoffset() == timedelta(0)
+    assert before - timedelta(seconds=1) <= parsed <= after + timedelta(seconds=1)
+    assert len(text.split(".")[1]) == len("123456+00:00")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ._caller import Caller
     from ._pending import Pending
+    from ._runners import CallScope
 
 __all__ = ["CallQueue"]
 
@@ -34,6 +35,9 @@ class CallQueue:
         self.items = deque()
         self.wakeup: anyio.Event | None = None
         self.closed = False
+        runner = caller._runner
+        assert runner is not None
+        self.cancelled_exc_class = runner.cancelled_exc_class
 
     def push(
         self,
@@ -56,11 +60,14 @@ class CallQueue:
     async def run(self) -> None:
         """The worker task: run queued calls until closed or cancelled."""
         items = self.items
+        runner = self.caller._runner
+        assert runner is not None
+        new_scope = runner.call_scopes()
         try:
             while True:
                 while items:
                     pending, args, kwargs, context = items.popleft()
-                    await self._run_one(pending, args, kwargs, context)
+                    await self._run_one(new_scope(), pending, args, kwargs, context)
                 if self.closed:
                     return
                 self.wakeup = anyio.Event()
@@ -72,19 +79,29 @@ class CallQueue:
 
     async def _run_one(
         self,
+        scope: CallScope,
         pending: Pending[Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: contextvars.Context,
     ) -> None:
-        with anyio.CancelScope() as scope:
+        # A native scope per call (see `Runner.call_scopes`): cancelling the Pending cancels
+        # this call only, and the worker goes on with the next one.
+        with scope:
             if not pending._start(self.caller, scope):
                 return
             try:
                 result = context.run(self.func, *args, **kwargs)
                 if inspect.iscoroutine(result):
-                    result = await _InContext(result, context)
-            except anyio.get_cancelled_exc_class():
+                    # Take the first step here: a call that never suspends (most handlers)
+                    # then costs no trampoline.
+                    try:
+                        first = context.run(result.send, None)
+                    except StopIteration as stop:
+                        result = stop.value
+                    else:
+                        result = await _InContext(result, context, first)
+            except self.cancelled_exc_class:
                 pending._finish_cancelled()
                 raise
             except BaseException as exc:
@@ -96,25 +113,28 @@ class CallQueue:
 
 
 class _InContext:
-    """Await ``coro`` with each of its steps run inside ``context``."""
+    """Await ``coro``, already started (it yielded ``first``), each step inside ``context``."""
 
-    __slots__ = ("context", "coro")
+    __slots__ = ("context", "coro", "first")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, first: Any
+    ) -> None:
         self.coro = coro
         self.context = context
+        self.first = first
 
     def __await__(self) -> Generator[Any, Any, Any]:
         run, coro = self.context.run, self.coro
-        value: Any = None
-        error: BaseException | None = None
+        yielded = self.first
         while True:
+            error: BaseException | None = None
+            value: Any = None
+            try:
+                value = yield yielded
+            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+                error = exc
             try:
                 yielded = run(coro.send, value) if error is None else run(coro.throw, error)
             except StopIteration as stop:
                 return stop.value
-            error = None
-            try:
-                value = yield yielded
-            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
-                value, error = None, exc

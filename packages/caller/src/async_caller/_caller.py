@@ -2,10 +2,16 @@
 
 Design note: submissions from any thread go into one lock-free `collections.deque`
 (``append`` and ``popleft`` are atomic). Only the first submission of a batch wakes the loop
-(``call_soon_threadsafe`` / ``run_sync_soon``); the loop then drains everything queued so far
-in one callback. A flag says whether a drain is already scheduled: the drain clears it
-*before* it starts popping, so an item appended after the clear either is popped by this
-drain or schedules the next one; nothing is lost, at worst a drain finds the deque empty.
+(``call_soon_threadsafe`` / ``run_sync_soon``); the loop then drains what is queued in one
+callback. A flag says whether a drain is already scheduled: the drain clears it *before* it
+starts popping, so an item appended after the clear either is popped by this drain or
+schedules the next one; nothing is lost, at worst a drain finds the deque empty.
+
+A drain starts at most ``_DRAIN_BATCH`` calls, then schedules itself again behind them: the
+tasks just started run (and mostly finish) before the next batch is made. Starting a burst
+of thousands at once kept all their tasks alive together, and the garbage collector's full
+passes over them cost more than the calls themselves (measured: 100,000 ``call_soon`` went
+from 90k to 165k calls/s on asyncio, 55k to 83k on trio).
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ _sniffio_cvar: Final = sniffio.current_async_library_cvar
 _SOON: Final = 0
 _DIRECT: Final = 1
 _QUEUE: Final = 2
+
+_DRAIN_BATCH: Final = 64
+"""How many submissions one drain starts before it lets them run and reschedules itself."""
 
 
 class Caller:
@@ -388,7 +397,7 @@ class Caller:
         submissions = self._submissions
         popleft = submissions.popleft
         spawn = runner.spawn
-        while submissions:
+        for _ in range(_DRAIN_BATCH):
             try:
                 kind, pending, func, args, kwargs, context = popleft()
             except IndexError:
@@ -403,6 +412,11 @@ class Caller:
                     queue = self._queues[func] = CallQueue(self, func)
                     runner.spawn_system(queue.run)
                 queue.push(pending, args, kwargs, context)
+        if submissions:
+            # More is queued: let the calls just started take their first step before
+            # starting the next batch, so a burst never has all its tasks alive at once.
+            self._wake_scheduled = True
+            runner.call_local(self._drain)
 
     def cancel_running(self, handle: Any, msg: str | None, /) -> None:
         """Deliver a `Pending.cancel` to the task ``handle`` in this loop; any thread."""

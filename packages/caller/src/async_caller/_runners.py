@@ -10,18 +10,28 @@ trio is imported only when a trio loop is in use.
 from __future__ import annotations
 
 import asyncio
+import functools
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
 if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable, Coroutine
+    from types import TracebackType
+    from typing import Self
 
     from ._pending import Pending, _Canceller
 
-__all__ = ["AsyncioRunner", "Runner", "TrioRunner", "create_runner"]
+__all__ = [
+    "AsyncioCallScope",
+    "AsyncioRunner",
+    "CallScope",
+    "Runner",
+    "TrioRunner",
+    "create_runner",
+]
 
 CallArgs = tuple[Any, ...]
 
@@ -30,6 +40,8 @@ class Runner:
     """Backend-specific operations, each documented with the thread it may be called from."""
 
     backend: str
+    cancelled_exc_class: type[BaseException]
+    """The exception the backend raises in a cancelled task."""
 
     def call_threadsafe(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` soon in the loop; any thread. Raises RuntimeError once closed."""
@@ -59,6 +71,15 @@ class Runner:
         """Cancel a task handle given to `Pending._start`; loop thread only."""
         handle.cancel()
 
+    def call_scopes(self) -> Callable[[], CallScope]:
+        """Return a factory of scopes, each around one call run by the current task.
+
+        Call it once from a long-lived task that runs calls one after another (a queue
+        worker); each scope, used as ``with scope:``, is the handle that cancels just its
+        call, and swallows that cancellation at its exit. Loop thread only.
+        """
+        raise NotImplementedError
+
     async def open(self) -> None:
         """Prepare to run tasks; in the loop, from the task entering the Caller."""
 
@@ -79,10 +100,77 @@ _CANCEL_AGAIN_AFTER = 0.05
 """Seconds a closing asyncio runner waits before cancelling its remaining tasks again."""
 
 
+class CallScope(Protocol):
+    """What `Runner.call_scopes` makes: a context manager that can cancel its own block."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool | None: ...
+
+    def cancel(self) -> None: ...
+
+
+class AsyncioCallScope:
+    """Cancels one call of a long-lived asyncio task, not the task itself (loop thread).
+
+    A native stand-in for a cancel scope, without anyio's per-scope bookkeeping. The task is
+    cancelled (``task.cancel()``) only while it is suspended inside the call, so the
+    ``CancelledError`` lands in the call: a call that cancels itself gets it once it next
+    suspends. At exit the scope takes its request back (``uncancel``) and swallows the
+    ``CancelledError`` unless the task was also cancelled by someone else (the caller
+    stopping), which then goes on. Like a task's cancellation it is delivered once.
+    """
+
+    __slots__ = ("_closed", "_delivered", "_loop", "_task", "cancel_called")
+
+    def __init__(self, task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self._task = task
+        self._loop = loop
+        self._closed = False
+        self._delivered = False
+        self.cancel_called = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def cancel(self) -> None:
+        if self._closed or self.cancel_called:
+            return
+        self.cancel_called = True
+        if asyncio.current_task(self._loop) is self._task:
+            self._loop.call_soon(self._deliver)  # the call cancels itself: wait until it yields
+        else:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        if not self._closed:
+            self._delivered = True
+            self._task.cancel()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        self._closed = True
+        if not self._delivered:
+            return False
+        others = self._task.uncancel()
+        return others == 0 and exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+
+
 class AsyncioRunner(Runner):
     """Runner for asyncio: native tasks, ``call_soon_threadsafe`` wake-ups."""
 
     backend = "asyncio"
+    cancelled_exc_class = asyncio.CancelledError
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -140,6 +228,11 @@ class AsyncioRunner(Runner):
         finally:
             self.tasks.pop(task, None)
 
+    def call_scopes(self) -> Callable[[], CallScope]:
+        task = asyncio.current_task()
+        assert task is not None
+        return functools.partial(AsyncioCallScope, task, self.loop)
+
     def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = self.loop.create_task(async_fn())
         self.tasks[task] = None
@@ -185,6 +278,7 @@ class TrioRunner(Runner):
         import trio
 
         self.trio = trio
+        self.cancelled_exc_class = trio.Cancelled
         self.token = trio.lowlevel.current_trio_token()
         self.nursery_manager = trio.open_nursery()
         self.nursery: trio.Nursery | None = None
@@ -256,6 +350,9 @@ class TrioRunner(Runner):
         if isinstance(exc, BaseExceptionGroup):
             return all(self._only_cancelled(inner) for inner in exc.exceptions)
         return isinstance(exc, self.trio.Cancelled)
+
+    def call_scopes(self) -> Callable[[], CallScope]:
+        return self.trio.CancelScope
 
     def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self.nursery is not None

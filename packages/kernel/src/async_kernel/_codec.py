@@ -29,6 +29,8 @@ __all__ = ["DELIMITER", "MessageCodec"]
 
 DELIMITER = b"<IDS|MSG>"
 
+_EMPTY_OBJECT = b"{}"
+
 REPLAY_HISTORY = 1 << 16
 """How many accepted signatures are remembered to reject replays."""
 
@@ -57,6 +59,8 @@ class MessageCodec:
             )
             raise InvalidMessageError(msg) from None
         self._hmac = hmac.new(key, digestmod=digest) if key else None
+        self._key = key
+        self._digest = digest
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._replay_history = replay_history
 
@@ -69,25 +73,31 @@ class MessageCodec:
         """Return the signature of the four JSON frames, or b"" when unsigned."""
         if self._hmac is None:
             return b""
-        mac = self._hmac.copy()
-        for frame in frames:
-            mac.update(frame)
-        return mac.hexdigest().encode("ascii")
+        # One C call over the joined frames: cheaper than copying a template HMAC and
+        # feeding it four frames through the Python wrapper.
+        return hmac.digest(self._key, b"".join(frames), self._digest).hex().encode("ascii")
 
     def serialize(
         self,
         msg_type_header: dict[str, Any],
-        parent_header: dict[str, Any] | None,
+        parent_header: dict[str, Any] | bytes | None,
         content: dict[str, Any],
         metadata: dict[str, Any] | None = None,
         buffers: Sequence[bytes | memoryview] = (),
         idents: Sequence[bytes] = (),
     ) -> list[bytes | memoryview]:
-        """Return the frames of a message, signed, ready to send."""
+        """Return the frames of a message, signed, ready to send.
+
+        ``parent_header`` may be given already encoded (the request's `Message.header_frame`).
+        """
+        if isinstance(parent_header, bytes):
+            parent_frame = parent_header or _EMPTY_OBJECT
+        else:
+            parent_frame = _json.dumps(parent_header) if parent_header else _EMPTY_OBJECT
         parts = [
             _json.dumps(msg_type_header),
-            _json.dumps(parent_header or {}),
-            _json.dumps(metadata or {}),
+            parent_frame,
+            _json.dumps(metadata) if metadata else _EMPTY_OBJECT,
             _json.dumps(content),
         ]
         return [*idents, DELIMITER, self.sign(parts), *parts, *buffers]
@@ -120,7 +130,7 @@ class MessageCodec:
             self._remember(signature)
         header = _decode_object("header", parts[0])
         _check_header(header)
-        message = Message(channel=channel, header=header, idents=idents)
+        message = Message(channel=channel, header=header, idents=idents, header_frame=parts[0])
         try:
             message.parent_header = _decode_object("parent_header", parts[1])
             message.metadata = _decode_object("metadata", parts[2])

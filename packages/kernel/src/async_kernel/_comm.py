@@ -95,6 +95,21 @@ class Comm(BaseComm):
         with self._publish_lock:
             self.kernel.publish(msg_type, content, metadata=metadata, buffers=buffers or ())
 
+    def handle_msg(self, msg: dict[str, Any]) -> None:
+        """Call the ``on_msg`` callback between the shell's pre/post_execute events.
+
+        What ``BaseComm.handle_msg`` does, but with the kernel's own shell: the base class
+        imports ``get_ipython`` from IPython for every message, which goes through IPython's
+        lazy module ``__getattr__`` and the import system (~10% of a comm echo's time).
+        """
+        callback = self._msg_callback
+        if callback is None:
+            return
+        events = self.kernel.shell.events
+        events.trigger("pre_execute")
+        callback(msg)
+        events.trigger("post_execute")
+
 
 class CommManager(BaseCommManager):
     """The kernel's registry of open comms and comm targets; safe to use from any thread."""

@@ -175,7 +175,7 @@ class Kernel:
         """Send a reply to ``request`` on the channel it came from."""
         header = self.factory.header(msg_type, request.subshell_id)
         frames = self.codec.serialize(
-            header, request.header, content, metadata, idents=request.idents
+            header, request.header_frame or request.header, content, metadata, idents=request.idents
         )
         self.transport.send(request.channel, frames)
 
@@ -213,7 +213,7 @@ class Kernel:
         topic = f"kernel.{msg_type}".encode()
         frames = self.codec.serialize(
             header,
-            parent.header if parent else None,
+            (parent.header_frame or parent.header) if parent else None,
             content,
             metadata,
             buffers=buffers,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Channel", "Message", "MessageFactory"]
+__all__ = ["Channel", "Message", "MessageFactory", "utc_now_iso"]
 
 PROTOCOL_VERSION = "5.5"
 """The version of the Jupyter messaging protocol this kernel implements fully."""
@@ -40,6 +40,9 @@ class Message:
     content: dict[str, Any] = field(default_factory=dict)
     buffers: list[bytes | memoryview] = field(default_factory=list)
     idents: list[bytes] = field(default_factory=list)
+    header_frame: bytes = b""
+    """The header's JSON exactly as received (empty for messages built here): replies and
+    output reuse it as their parent header instead of encoding the header again."""
     seq: int = 0
     """Arrival order, set by the dispatcher: later requests have larger numbers."""
     started: bool = False
@@ -59,6 +62,25 @@ class Message:
     def subshell_id(self) -> str | None:
         """The subshell this request addresses (JEP 91), or None for the main shell."""
         return self.header.get("subshell_id")
+
+
+_second_prefix: tuple[int, str] = (0, "")
+"""The last whole second formatted, shared by every thread (replaced whole, never updated)."""
+
+
+def utc_now_iso() -> str:
+    """The current UTC time in ISO 8601 with microseconds, as message headers carry it.
+
+    Formats the date and time of day once per second: ``datetime.now(UTC).isoformat()`` cost
+    ~2.5 us, three times per comm echo. Any thread.
+    """
+    global _second_prefix  # a cache replaced as one tuple
+    now = time.time()
+    second = int(now)
+    cached = _second_prefix
+    if cached[0] != second:
+        cached = _second_prefix = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{int((now - second) * 1_000_000):06d}+00:00"
 
 
 class MessageFactory:
@@ -81,7 +103,7 @@ class MessageFactory:
             "msg_type": msg_type,
             "username": self.username,
             "session": self.session,
-            "date": datetime.now(UTC).isoformat(),
+            "date": utc_now_iso(),
             "version": PROTOCOL_VERSION,
         }
         if subshell_id is not None:
