@@ -82,7 +82,26 @@ def targets(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, boo
     interrupt_ok = (
         None if None in interrupts else all(value < 50 for value in interrupts if value is not None)
     )
+    comm = ratio(ours.get("comm_echo_per_s"), theirs.get("comm_echo_per_s"))
+    blocking = ratio(ours.get("interrupt_blocking_ms"), theirs.get("interrupt_blocking_ms"))
+    startup = ratio(ours.get("startup_s"), theirs.get("startup_s"))
+    memory = [
+        ratio(ours.get(key), theirs.get(key)) for key in ("rss_start_mb", "rss_after_executes_mb")
+    ]
+    memory_ok = None if None in memory else all(r <= 1.1 for r in memory if r is not None)
     return [
+        ("comm echo >= 4x ipykernel", check(comm, lambda r: r >= 4), f"{_format(comm)}x"),
+        (
+            "interrupt of a blocking cell <= 1.5x ipykernel's",
+            check(blocking, lambda r: r <= 1.5),
+            f"{_format(blocking)}x",
+        ),
+        ("start-up <= 1x ipykernel", check(startup, lambda r: r <= 1), f"{_format(startup)}x"),
+        (
+            "memory <= 1.1x ipykernel, after start and after the executes",
+            memory_ok,
+            " / ".join(f"{_format(r)}x" for r in memory),
+        ),
         ("execute p50 <= 0.3x ipykernel", check(p50, lambda r: r <= 0.3), f"{_format(p50)}x"),
         ("pipelined executes >= 3x ipykernel", check(pipe, lambda r: r >= 3), f"{_format(pipe)}x"),
         (
