@@ -36,12 +36,12 @@ from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
 from ._version import __version__
-from ._zmq_transport import ZmqTransport
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._connection import ConnectionInfo
+    from ._transport import Transport, TransportFactory
 
 __all__ = ["Kernel"]
 
@@ -55,12 +55,25 @@ class Kernel:
     main thread's event loop (``_start.start_kernel`` does all three).
     """
 
-    def __init__(self, info: ConnectionInfo, *, backend: str = "asyncio") -> None:
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        *,
+        backend: str = "asyncio",
+        transport: TransportFactory | None = None,
+    ) -> None:
+        """Build the kernel; ``transport`` defaults to ZeroMQ sockets bound as ``info`` says."""
         self.info = info
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
-        self.transport = ZmqTransport(info, self._on_frames)
+        self.transport: Transport
+        if transport is None:
+            from ._zmq_transport import ZmqTransport  # only here: pyzmq is absent in Pyodide
+
+            self.transport = ZmqTransport(info, self._on_frames)
+        else:
+            self.transport = transport(self._on_frames)
         self.interrupts = InterruptController()
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
