@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from async_caller import Caller, CallerStoppedError
+from async_caller import Caller, CallerStoppedError, threads_available
 
 from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
@@ -35,6 +35,7 @@ from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
+from ._task_interrupts import TaskInterruptController
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ class Kernel:
             self.transport = ZmqTransport(info, self._on_frames)
         else:
             self.transport = transport(self._on_frames)
-        self.interrupts = InterruptController()
+        self.interrupts = (
+            InterruptController() if threads_available() else TaskInterruptController()
+        )
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
@@ -120,10 +123,13 @@ class Kernel:
             self._start_shell()
             load_python_lexer()
             self.transport.start()
-            caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
+            threads = threads_available()  # none in Pyodide: no warm-up thread, no signals
+            if threads:
+                caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            self.interrupts.watch_signals()
+            if threads:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                self.interrupts.watch_signals()
             try:
                 await self._shutdown_requested.wait()
             finally:
@@ -158,7 +164,8 @@ class Kernel:
         history = self.shell.history_manager
         if history is not None:
             history.end_session()
-            history.save_thread.stop()  # pyright: ignore[reportOptionalMemberAccess]
+            if history.save_thread is not None:  # None when threads are missing
+                history.save_thread.stop()
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
