@@ -24,6 +24,7 @@ and an interrupt can only cancel a cell that awaits.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,10 +37,11 @@ from IPython.core.error import StdinNotImplementedError
 from async_caller import Caller, CallerStoppedError
 
 from . import _json
-from ._codec import DELIMITER
+from ._codec import DELIMITER, check_header
 from ._connection import ConnectionInfo
 from ._exceptions import InvalidMessageError
 from ._message import PROTOCOL_VERSION, Channel
+from ._task_interrupts import TaskInterruptController
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -128,9 +130,9 @@ class CallableTransport:
         """Take one message from the host (kernel loop).
 
         Raises:
-            InvalidMessageError: ``message`` is not a message dict (or its JSON), or names no
-                channel the kernel reads. A message with a bad header is also refused here;
-                one whose other parts are bad gets an error reply, as over ZeroMQ.
+            InvalidMessageError: ``message`` is not a message dict (or its JSON), names no
+                channel the kernel reads, or has no valid header (msg_id, msg_type). One whose
+                other parts are bad gets an error reply, as over ZeroMQ.
         """
         channel, frames = message_to_frames(message)
         self._on_frames(channel, frames)
@@ -191,11 +193,16 @@ def message_to_frames(message: Mapping[str, Any] | str | bytes) -> tuple[Channel
         ]
     except (TypeError, ValueError) as exc:
         raise InvalidMessageError(f"the message cannot be encoded as JSON: {exc}") from exc
+    header = message.get("header")
+    if not isinstance(header, Mapping):
+        raise InvalidMessageError(f"message header must be a dict, got {type(header).__name__}")
+    check_header(dict(header))
     buffers = message.get("buffers") or []
-    try:
-        raw_buffers = [bytes(buffer) for buffer in buffers]
-    except TypeError as exc:
-        raise InvalidMessageError(f"message buffers must be bytes-like: {exc}") from exc
+    if not isinstance(buffers, list | tuple) or not all(
+        isinstance(buffer, bytes | bytearray | memoryview) for buffer in buffers
+    ):
+        raise InvalidMessageError("message buffers must be a list of bytes-like objects")
+    raw_buffers = [bytes(buffer) for buffer in buffers]
     return channel, [DELIMITER, b"", *parts, *raw_buffers]
 
 
@@ -244,6 +251,10 @@ class CallableKernel:
             request, which needs cross-origin isolation). Without it, ``input()`` raises
             ``StdinNotImplementedError``.
         backend: ``"asyncio"`` (Pyodide) or ``"trio"``: the loop the kernel runs on.
+
+    Interrupts cancel cells that await; the kernel installs no signal handlers (the process
+    belongs to the host). Where threads exist (CPython), subshells and ``thread``-mode
+    requests still get threads of their own; in Pyodide they share the kernel's loop.
     """
 
     def __init__(
@@ -256,6 +267,7 @@ class CallableKernel:
         from ._kernel import Kernel  # keeps importing this module cheap
 
         self._ready: Callable[[], object] = _nothing
+        self._task: asyncio.Task[None]
         self._transport: CallableTransport | None = None
 
         def make_transport(on_frames: FramesHandler) -> CallableTransport:
@@ -264,7 +276,12 @@ class CallableKernel:
             )
             return self._transport
 
-        self.kernel: Kernel = Kernel(ConnectionInfo(), backend=backend, transport=make_transport)
+        self.kernel: Kernel = Kernel(
+            ConnectionInfo(),
+            backend=backend,
+            transport=make_transport,
+            interrupts=TaskInterruptController(),  # the host owns the process's signals
+        )
         """The kernel itself (its shell is ``kernel.shell`` once serving)."""
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -280,8 +297,6 @@ class CallableKernel:
 
         The host's loop keeps the task running: in Pyodide, the browser's event loop.
         """
-        import asyncio
-
         ready = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -298,6 +313,10 @@ class CallableKernel:
             self._task.result()  # raises what stopped the kernel from starting
             msg = "the kernel stopped before it was ready"
             raise RuntimeError(msg)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the kernel served by :meth:`start` has shut down (asyncio only)."""
+        await self._task
 
     def receive(self, message: Mapping[str, Any] | str | bytes) -> None:
         """Hand one message to the kernel (in the kernel's loop, once it serves).

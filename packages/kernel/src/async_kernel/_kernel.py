@@ -62,8 +62,13 @@ class Kernel:
         *,
         backend: str = "asyncio",
         transport: TransportFactory | None = None,
+        interrupts: InterruptController | None = None,
     ) -> None:
-        """Build the kernel; ``transport`` defaults to ZeroMQ sockets bound as ``info`` says."""
+        """Build the kernel.
+
+        ``transport`` defaults to ZeroMQ sockets bound as ``info`` says; ``interrupts`` to
+        signals and threads where threads exist, else to cancelling awaiting cells.
+        """
         self.info = info
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
@@ -75,9 +80,10 @@ class Kernel:
             self.transport = ZmqTransport(info, self._on_frames)
         else:
             self.transport = transport(self._on_frames)
-        self.interrupts = (
-            InterruptController() if threads_available() else TaskInterruptController()
-        )
+        if interrupts is None:
+            threads = threads_available()
+            interrupts = InterruptController() if threads else TaskInterruptController()
+        self.interrupts = interrupts
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
