@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
+import anyio.lowlevel
 from IPython.core.error import StdinNotImplementedError
 
 from async_caller import Caller, CallerStoppedError
@@ -121,8 +122,15 @@ class CallableTransport:
             self._loop_caller().call_later(delay, func)
 
     async def read_waiting(self, channel: Channel) -> None:
-        """Nothing waits here: ``receive`` hands every message over as it is called."""
+        """Let the loop run once, so messages the host has already queued are received.
+
+        ``receive`` hands a message over as it is called, but a host may have queued calls
+        for the loop to make (Pyodide: the worker's pending message events; a host thread:
+        callbacks it scheduled). A failing cell aborts what was received before its failure
+        (stop_on_error); requests the host had not passed on by then still run.
+        """
         del channel
+        await anyio.lowlevel.checkpoint()
 
     # --- from the host ------------------------------------------------------------------
 
