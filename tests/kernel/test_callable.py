@@ -80,8 +80,13 @@ def request(msg_type, content, channel="shell", header=None):
 sent = []
 results = {}
 
+def on_message(message):
+    sent.append(message)
+    if message["msg_type"] == "execute_input":
+        raise RuntimeError("a bug in the host")
+
 async def main():
-    kernel = CallableKernel(sent.append, backend=sys.argv[1])
+    kernel = CallableKernel(on_message, backend=sys.argv[1])
     try:
         kernel.receive(request("kernel_info_request", {}))
     except RuntimeError as exc:
@@ -101,6 +106,7 @@ async def main():
         kernel.receive(request("kernel_info_request", {}))
         kernel.receive(request("shutdown_request", {}, channel="control"))
     results["replies"] = [(m["msg_type"], m["content"]) for m in sent if m["channel"] != "iopub"]
+    results["inputs"] = sum(m["msg_type"] == "execute_input" for m in sent)
     results["threads"] = threading.active_count()
 
 anyio.run(main, backend=sys.argv[1])
@@ -109,7 +115,8 @@ print(json.dumps(results), file=sys.__stdout__)
 
 
 def test_a_threadless_kernel_answers_bad_requests_and_serves_on(anyio_backend: str) -> None:
-    """Errors come back as replies or exceptions; the kernel never starts a thread or stops."""
+    """Errors come back as replies or exceptions, a failing host callback is only logged; the
+    kernel never starts a thread and serves on."""
     process = subprocess.run(  # the kernel takes over sys.stdout and the IPython singleton
         [sys.executable, "-c", textwrap.dedent(HOST), anyio_backend],
         capture_output=True,
@@ -132,4 +139,5 @@ def test_a_threadless_kernel_answers_bad_requests_and_serves_on(anyio_backend: s
     assert info[1]["status"] == "ok"
     assert shutdown[0] == "shutdown_reply"
     assert info[1]["debugger"] is False  # debugpy needs threads
+    assert results["inputs"] == 1  # the host's callback failed on it: the cell ran on
     assert results["threads"] == 1

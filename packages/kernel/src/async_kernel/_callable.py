@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from ._transport import FramesHandler
 
 __all__ = ["CallableKernel", "CallableTransport", "InputHandler", "MessageHandler"]
+
+log = logging.getLogger(__name__)
 
 MessageHandler: TypeAlias = Callable[[dict[str, Any]], object]
 """Receives one message the kernel sends (a reply or an iopub message)."""
@@ -108,8 +111,12 @@ class CallableTransport:
         message = frames_to_message(channel, frames)
         if channel is Channel.stdin:
             self._ask_for_input(message)
-        else:
+            return
+        try:
             self._on_message(message)
+        except Exception:
+            # The host's bug: it must not fail the handler or the cell that sent the message.
+            log.exception("the host's on_message callback failed on a %s", message["msg_type"])
 
     def call_soon(self, func: Callable[[], object]) -> None:
         """Run ``func`` soon in the kernel's loop."""
@@ -252,7 +259,8 @@ class CallableKernel:
 
     Args:
         on_message: Called with each message the kernel sends (see the module docstring for
-            the format), in the kernel's loop; must not block.
+            the format), in the kernel's loop; must not block. An exception it raises is
+            logged and the message dropped.
         on_input_request: Answers ``input()`` and ``getpass()``: called with the
             ``input_request`` message, it returns the text (or a whole ``input_reply``
             message). It must block until the user answers (in a browser: a synchronous
