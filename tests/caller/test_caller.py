@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from typing import TYPE_CHECKING
@@ -219,3 +220,24 @@ def test_call_direct_rejects_coroutine_functions(
 def test_bare_pending_type() -> None:
     """call_soon returns a Pending."""
     assert isinstance(Pending(), Pending)
+
+
+@pytest.mark.parametrize("submit", ["call_soon", "queue_call"])
+async def test_exit_ends_calls_that_swallowed_their_cancellation(submit: str) -> None:
+    """A call whose code catches the cancellation and waits again still ends at exit.
+
+    A notebook cell may catch ``BaseException``: the Caller must not wait on it forever.
+    """
+    started = anyio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        with contextlib.suppress(BaseException):  # what the test is about
+            await anyio.sleep_forever()
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        async with Caller() as caller:
+            pending = getattr(caller, submit)(stubborn)
+            await started.wait()
+    assert pending.cancelled()

@@ -50,7 +50,7 @@ class DebugSession:
     def ok(self, command: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send a request that must succeed; return the response body."""
         response = self.request(command, arguments)
-        assert response["success"] is True, response
+        assert response["success"] is True, f"{command}: {response.get('message')}"
         assert response["command"] == command
         return response.get("body", {})
 

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.kernel_fixtures import outputs, stdout_of
+from tests.kernel_fixtures import outputs, running_kernel, stdout_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from tests.kernel_fixtures import KernelHarness
 
 
@@ -340,6 +343,33 @@ def test_interrupt_stops_cells_in_subshells(fresh_kernel: KernelHarness, cell: s
 
 
 # --- bad input and deletion ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def kernel_with_two_subshells_at_most(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[KernelHarness]:
+    with running_kernel(
+        tmp_path, request.param, env={"ASYNC_KERNEL_MAX_SUBSHELLS": "2"}
+    ) as harness:
+        yield harness
+
+
+def test_subshells_beyond_the_limit_get_a_clear_error(
+    kernel_with_two_subshells_at_most: KernelHarness,
+) -> None:
+    """Each subshell is a thread: a client that creates them in a loop must not exhaust them."""
+    kernel = kernel_with_two_subshells_at_most
+    first, _second = create_subshell(kernel), create_subshell(kernel)
+    refused = kernel.reply_for(kernel.send("control", "create_subshell_request", {}), "control")
+    assert refused["msg_type"] == "create_subshell_reply"
+    assert refused["content"]["status"] == "error"
+    assert refused["content"]["ename"] == "TooManySubshellsError"
+    assert "ASYNC_KERNEL_MAX_SUBSHELLS" in refused["content"]["evalue"]
+    assert len(list_subshells(kernel)) == 2
+    assert delete_subshell(kernel, first)["status"] == "ok"
+    third = create_subshell(kernel)
+    assert result_of(kernel, "'served'", third) == "'served'"
 
 
 @pytest.mark.callable_interface

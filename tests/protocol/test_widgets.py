@@ -126,13 +126,26 @@ def test_tqdm_notebook_bar_is_a_widget(kernel: KernelHarness) -> None:
     assert widget_opens(messages, "FloatProgressModel")
 
 
+def test_plotly_figures_render_as_plotly_json(kernel: KernelHarness) -> None:
+    """plotly picks its notebook renderer: JupyterLab draws the figure from its JSON bundle."""
+    messages = ok(
+        kernel,
+        "import plotly.graph_objects as go, plotly.io as pio\n"
+        "print(pio.renderers.default)\n"
+        "go.Figure(data=[go.Bar(y=[1, 2])]).show()",
+    )
+    assert stdout_of(messages) == "plotly_mimetype+notebook\n"
+    bundles = [content["data"] for content in outputs(messages, "display_data")]
+    figures = [data for data in bundles if "application/vnd.plotly.v1+json" in data]
+    assert len(figures) == 1
+    assert figures[0]["application/vnd.plotly.v1+json"]["data"][0]["y"] == [1, 2]
+
+
 @pytest.mark.callable_interface
-@pytest.mark.xfail(
-    reason="tqdm.autonotebook picks the notebook bar only if 'ipykernel.zmqshell' is imported",
-    strict=True,
-)
 def test_tqdm_auto_picks_the_notebook_bar(kernel: KernelHarness) -> None:
-    assert evaluate(kernel, "__import__('tqdm.auto').auto.tqdm.__module__") == "'tqdm.notebook'"
+    """tqdm.auto looks for ipykernel's shell module; the kernel imports it first when installed."""
+    messages = ok(kernel, "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\n")
+    assert widget_opens(messages, "FloatProgressModel")
 
 
 @pytest.mark.callable_interface

@@ -75,6 +75,10 @@ class Runner:
         raise NotImplementedError
 
 
+_CANCEL_AGAIN_AFTER = 0.05
+"""Seconds a closing asyncio runner waits before cancelling its remaining tasks again."""
+
+
 class AsyncioRunner(Runner):
     """Runner for asyncio: native tasks, ``call_soon_threadsafe`` wake-ups."""
 
@@ -157,8 +161,12 @@ class AsyncioRunner(Runner):
         while self.tasks:
             tasks = dict(self.tasks)
             self.cancel_all()
-            await asyncio.wait(tasks)
-            for task, pending in tasks.items():
+            # asyncio cancels a task once: one whose code swallowed the CancelledError (a
+            # cell that catches BaseException) would run on, waiting forever. Cancel the
+            # tasks still running again, as anyio's cancel scopes do, until all have ended.
+            done, _ = await asyncio.wait(tasks, timeout=_CANCEL_AGAIN_AFTER)
+            for task in done:
+                pending = tasks[task]
                 # A task cancelled before its first step never ran its body.
                 self.tasks.pop(task, None)
                 if pending is not None:

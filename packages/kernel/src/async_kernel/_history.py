@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from IPython.core.history import HistoryManager
 
-__all__ = ["KernelHistoryManager"]
+__all__ = ["KernelHistoryManager", "end_history"]
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +73,11 @@ class KernelHistoryManager(HistoryManager):
                 f"INSERT INTO {table} VALUES ({marks})",
                 [(self.session_number, *row) for row in rows],
             )
+
+
+def end_history(history: HistoryManager) -> None:
+    """End ``history``'s session and stop its saving thread (any thread)."""
+    history.end_session()
+    save_thread = history.save_thread
+    if save_thread is not None:
+        save_thread.stop()

@@ -27,9 +27,11 @@ from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
 from ._execute import ExecuteHandler
 from ._gui import GuiManager
+from ._history import end_history
 from ._interrupts import InterruptController
 from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
+from ._library_compat import install_library_compat
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
 from ._stdin import StdinBridge
@@ -148,6 +150,7 @@ class Kernel:
         self.shell = KernelShell.instance(sink=self, kernel=self)
         self.shell.colors = "linux"
         install_comm_hooks(self)
+        install_library_compat()
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
@@ -169,9 +172,7 @@ class Kernel:
         self.transport.stop()
         history = self.shell.history_manager
         if history is not None:
-            history.end_session()
-            if history.save_thread is not None:  # None when threads are missing
-                history.save_thread.stop()
+            end_history(history)
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""

@@ -13,6 +13,10 @@ signal after ``RESEND_AFTER`` seconds, the watcher sends it to the main thread a
 thread is in its blocking call by then, so the call is interrupted and the handler runs. A
 wakeup descriptor installed before (trio's, which wakes its loop on signals) still gets every
 byte: the watcher passes them on.
+
+The kernel watches SIGTERM and its own interrupt signal, whose copies are harmless (see
+``_interrupts``). It does not watch SIGINT: a copy could not be told from a second SIGINT, which
+stops every running cell again.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from IPython.core.completer import IPCompleter
 
 from async_caller import Caller, CallerStoppedError, wait
 
-from ._history import KernelHistoryManager
+from ._history import KernelHistoryManager, end_history
 
 if TYPE_CHECKING:
     from async_caller import Pending
@@ -33,7 +34,14 @@ if TYPE_CHECKING:
     from ._message import Message
     from ._shell import KernelShell
 
-__all__ = ["LayeredNamespace", "Subshell", "Subshells", "UnknownSubshellError"]
+__all__ = [
+    "MAX_SUBSHELLS",
+    "LayeredNamespace",
+    "Subshell",
+    "Subshells",
+    "TooManySubshellsError",
+    "UnknownSubshellError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,20 @@ reply does not wait for it.
 
 _NAMES_COPIED_FROM_MAIN = ("__name__", "__builtin__", "__builtins__")
 """Names Python reads from a namespace without falling back (class bodies read ``__name__``)."""
+
+
+MAX_SUBSHELLS = int(os.environ.get("ASYNC_KERNEL_MAX_SUBSHELLS", "256"))
+"""How many subshells may exist at once: each is a thread with its own event loop."""
+
+
+class TooManySubshellsError(RuntimeError):
+    """A create_subshell_request beyond :data:`MAX_SUBSHELLS`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"this kernel already runs {limit} subshells, its limit: delete one first "
+            "(the ASYNC_KERNEL_MAX_SUBSHELLS environment variable of the kernel sets the limit)"
+        )
 
 
 class UnknownSubshellError(LookupError):
@@ -161,10 +183,7 @@ class Subshell:
         with self._lock:
             history, self._history = self._history, None
         if history is not None:
-            history.end_session()
-            save_thread = history.save_thread
-            if save_thread is not None:
-                save_thread.stop()
+            end_history(history)
             history.db.close()
 
 
@@ -174,6 +193,8 @@ class Subshells:
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self._by_id: dict[str, Subshell] = {}
+        self._starting = 0
+        """Subshells being created now, counted against the limit."""
         self._lock = threading.Lock()
 
     def get(self, subshell_id: str) -> Subshell | None:
@@ -190,13 +211,24 @@ class Subshells:
 
         Call it from a thread without a Caller (the control channel's ``thread`` mode does),
         so the new Caller is nobody's child and lives until it is deleted.
+
+        Raises:
+            TooManySubshellsError: :data:`MAX_SUBSHELLS` subshells exist already.
         """
         kernel = self._kernel
         subshell_id = str(uuid.uuid4())
-        caller = Caller.start_new(backend=kernel.backend, name=f"Subshell-{subshell_id[:8]}")
-        subshell = Subshell(subshell_id, caller, kernel.shell)
         with self._lock:
-            self._by_id[subshell_id] = subshell
+            if len(self._by_id) + self._starting >= MAX_SUBSHELLS:
+                raise TooManySubshellsError(MAX_SUBSHELLS)
+            self._starting += 1
+        try:
+            caller = Caller.start_new(backend=kernel.backend, name=f"Subshell-{subshell_id[:8]}")
+            subshell = Subshell(subshell_id, caller, kernel.shell)
+            with self._lock:
+                self._by_id[subshell_id] = subshell
+        finally:
+            with self._lock:
+                self._starting -= 1
         return subshell
 
     async def delete(self, subshell_id: str) -> None:
@@ -233,7 +265,11 @@ class Subshells:
 
     def create_subshell_request(self, msg: Message) -> None:
         """Create a subshell and reply with its id (a worker thread without a Caller)."""
-        subshell = self.create()
+        try:
+            subshell = self.create()
+        except TooManySubshellsError as exc:
+            self._kernel.reply_error(msg, type(exc).__name__, str(exc))
+            return
         reply = {"status": "ok", "subshell_id": subshell.subshell_id}
         self._kernel.reply(msg, "create_subshell_reply", reply)
 
