@@ -111,6 +111,7 @@ class InterruptController:
         self._lock = threading.RLock()
         self._main_thread = threading.main_thread()
         self._wakers: list[Callable[[], object]] = []
+        self._signal_handlers_installed = False
         self.signal_watcher = SignalWatcher({signal.SIGTERM, INTERRUPT_SIGNAL}, self._resend_wanted)
         """Makes sure SIGTERM and the kernel's own interrupts reach their handlers."""
         self._deferred: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
@@ -132,6 +133,7 @@ class InterruptController:
         ).start()
         signal.signal(signal.SIGINT, self._on_sigint)
         signal.signal(INTERRUPT_SIGNAL, self._on_interrupt_signal)
+        self._signal_handlers_installed = True
 
     def watch_signals(self) -> None:
         """Start the signal watcher (main thread, once the event loop runs)."""
@@ -195,17 +197,20 @@ class InterruptController:
         Returns:
             How many cells were interrupted.
         """
+        signalled = self._signal_handlers_installed
         with self._lock:
             cells = [cell for cell in self._cells if which is None or which(cell)]
             for cell in cells:
                 cell.state.interrupted = True
             main_cells = [cell for cell in cells if cell.thread is self._main_thread]
-            for cell in main_cells:
-                cell.owed = True
-            if main_cells:
+            if signalled and main_cells:
+                for cell in main_cells:
+                    cell.owed = True
                 self._signal_main_thread()
         for cell in cells:
-            if cell.thread is not self._main_thread:
+            # Without its handler, the signal would end the process (an embedded kernel that
+            # never installed it): the main thread's cells are then reached like the others'.
+            if cell.thread is not self._main_thread or not signalled:
                 self._interrupt_worker(cell)
         self._wake()
         return len(cells)
