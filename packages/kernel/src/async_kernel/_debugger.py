@@ -109,6 +109,8 @@ class Debugger:
         self._endpoint: tuple[str, int] | None = None
         self._client: DebugpyClient | None = None
         self._capabilities: dict[str, Any] | None = None
+        self._initializing: str | None = None
+        """What an 'initialize' request waits for now; named when it times out."""
         self._attached = False
         self._breakpoints: dict[str, list[dict[str, Any]]] = {}
         self._stopped_threads: set[int] = set()
@@ -162,8 +164,11 @@ class Debugger:
         except DapError as exc:
             return error_response(request, str(exc))
         except TimeoutError:
+            waiting = f" (waiting for {self._initializing})" if self._initializing else ""
+            self._initializing = None
+            log.warning("debugpy did not answer %r in %s s%s", command, REQUEST_TIMEOUT, waiting)
             return error_response(
-                request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s"
+                request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s{waiting}"
             )
         except DebugpyClosedError as exc:
             self._forget_session()
@@ -249,11 +254,15 @@ class Debugger:
     async def _initialize(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         if self._capabilities is not None and self._client is not None and not self._client.closed:
             return success_response(request, self._capabilities)
+        self._initializing = "starting debugpy's adapter (debugpy.listen)"
         host, port = await self._start_adapter()
+        self._initializing = f"connecting to debugpy's adapter at {host}:{port}"
         client = await DebugpyClient.connect(host, port, self._on_message)
         Caller.get_current().call_soon(self._read, client)
         self._client = client
+        self._initializing = "debugpy's response to 'initialize'"
         response = await self._forward_to(client, request, arguments)
+        self._initializing = None
         if response.get("success"):
             self._capabilities = response.get("body") or {}
         return response
