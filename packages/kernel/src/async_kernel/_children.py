@@ -59,26 +59,59 @@ def end_child_processes(grace: float = 1.0) -> None:
     Call it when the kernel exits, after its own threads have stopped.
     """
     leads_group = os.getpgrp() == os.getpid()
-    children = _direct_children()
+    children = {pid: _Child(pid) for pid in _direct_children()}
     if not children and not leads_group:
         return
-    if leads_group:
-        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            os.killpg(os.getpgrp(), signal.SIGTERM)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    running = _reap(children)
-    while running and time.monotonic() < deadline:
-        time.sleep(_POLL_INTERVAL)
-        running = _reap(running)
-    for pid in running:
-        log.warning("child process %d ignored SIGTERM; killing it", pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+    try:
+        if leads_group:
+            previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                os.killpg(os.getpgrp(), signal.SIGTERM)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+        for child in children.values():
+            child.send(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        running = _reap(set(children))
+        while running and time.monotonic() < deadline:
+            time.sleep(_POLL_INTERVAL)
+            running = _reap(running)
+        for pid in running:
+            log.warning("child process %d ignored SIGTERM; killing it", pid)
+            children[pid].send(signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    finally:
+        for child in children.values():
+            child.close()
+
+
+class _Child:
+    """A child process to signal, never another process that reuses its id.
+
+    Another thread (a cell's ``subprocess``, debugpy's own) may reap a child at any time; its
+    id is then free, and on a busy machine soon given to a new process, which a plain
+    ``os.kill`` would hit. Where Linux has pidfds the child is signalled through one, opened
+    while it is listed: a reaped child then makes the signal fail instead.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd: int | None = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                self._fd = os.pidfd_open(pid)
+            except OSError:
+                self._fd = -1  # gone already: nothing to signal
+
+    def send(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            if self._fd is None:
+                os.kill(self.pid, signum)
+            elif self._fd >= 0:
+                signal.pidfd_send_signal(self._fd, signum)
+
+    def close(self) -> None:
+        if self._fd is not None and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
