@@ -260,6 +260,8 @@ class Debugger:
         Caller.get_current().call_soon(self._read, client)
         self._client = client
         self._initializing = "debugpy's response to 'initialize'"
+        # DAP requires adapterID; pydevd refuses an 'initialize' without it.
+        arguments = {"adapterID": "python", **arguments}
         response = await self._forward_to(client, request, arguments)
         self._initializing = None
         if response.get("success"):
@@ -503,5 +505,7 @@ def _listen() -> tuple[str, int]:
     import debugpy  # noqa: T100 - the debugger is the point; imported late, it is slow
 
     debugpy.configure(subProcess=False)
-    host, port = debugpy.listen((LOCALHOST, 0))  # noqa: T100 - starts debugpy's adapter
+    # In-process: pydevd itself serves DAP on the port, so no adapter process has to start
+    # (in CI it sometimes had not started 20 s later, and the frontend's 'initialize' failed).
+    host, port = debugpy.listen((LOCALHOST, 0), in_process_debug_adapter=True)  # noqa: T100
     return host, port
