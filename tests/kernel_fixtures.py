@@ -53,7 +53,7 @@ class KernelHarness:
         self._unclaimed: dict[str, list[dict[str, Any]]] = {"shell": [], "control": [], "iopub": []}
         """Messages read while waiting for another request's, kept for their own waiter."""
 
-    def _next(self, channel: str, msg_ids: set[str]) -> dict[str, Any]:
+    def _next(self, channel: str, msg_ids: set[str], timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next message on ``channel`` whose parent is one of ``msg_ids``."""
         unclaimed = self._unclaimed[channel]
         for index, msg in enumerate(unclaimed):
@@ -61,7 +61,7 @@ class KernelHarness:
                 return unclaimed.pop(index)
         get = getattr(self.client, f"get_{channel}_msg")
         while True:
-            msg = get(timeout=TIMEOUT)
+            msg = get(timeout=timeout)
             if msg["parent_header"].get("msg_id") in msg_ids:
                 return msg
             unclaimed.append(msg)
@@ -72,9 +72,11 @@ class KernelHarness:
         reply = self.reply_for(msg_id)
         return reply, self.iopub_for(msg_id)
 
-    def reply_for(self, msg_id: str, channel: str = "shell") -> dict[str, Any]:
+    def reply_for(
+        self, msg_id: str, channel: str = "shell", timeout: float = TIMEOUT
+    ) -> dict[str, Any]:
         """Wait for the reply to ``msg_id`` on ``channel``."""
-        return self._next(channel, {msg_id})
+        return self._next(channel, {msg_id}, timeout)
 
     def reply_for_any(self, msg_ids: set[str], channel: str = "shell") -> dict[str, Any]:
         """Wait for the first reply to any of ``msg_ids``."""

@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
 REQUEST_TIMEOUT = 20.0
+INITIALIZE_TIMEOUT = 45.0
+"""An 'initialize' may start debugpy's adapter process, which debugpy waits 30 s for."""
 """Seconds to wait for debugpy's answer before the frontend gets an error response."""
 RESUME_TIMEOUT = 5.0
 """Seconds an interrupt waits for stopped threads to resume before it goes ahead anyway."""
@@ -155,8 +157,9 @@ class Debugger:
         handler = self._local.get(command)
         if handler is None and command not in _FORWARDED:
             return error_response(request, f"unknown debug command {command!r}")
+        timeout = INITIALIZE_TIMEOUT if command == "initialize" else REQUEST_TIMEOUT
         try:
-            with anyio.fail_after(REQUEST_TIMEOUT):
+            with anyio.fail_after(timeout):
                 if handler is not None:
                     return await handler(request, arguments)
                 return await self._forward(request, arguments)
@@ -165,9 +168,9 @@ class Debugger:
         except TimeoutError:
             waiting = f" (waiting for {self._initializing})" if self._initializing else ""
             self._initializing = None
-            log.warning("debugpy did not answer %r in %s s%s", command, REQUEST_TIMEOUT, waiting)
+            log.warning("debugpy did not answer %r in %s s%s", command, timeout, waiting)
             return error_response(
-                request, f"debugpy did not answer {command!r} in {REQUEST_TIMEOUT} s{waiting}"
+                request, f"debugpy did not answer {command!r} in {timeout} s{waiting}"
             )
         except DebugpyClosedError as exc:
             self._forget_session()
