@@ -166,7 +166,8 @@ class Debugger:
         except DapError as exc:
             return error_response(request, str(exc))
         except TimeoutError:
-            waiting = f" (waiting for {self._initializing})" if self._initializing else ""
+            phase = self._initializing if command == "initialize" else None
+            waiting = f" (waiting for {phase})" if phase else ""
             self._initializing = None
             log.warning("debugpy did not answer %r in %s s%s", command, timeout, waiting)
             return error_response(
