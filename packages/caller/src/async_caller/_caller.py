@@ -398,9 +398,11 @@ class Caller:
         popleft = submissions.popleft
         spawn = runner.spawn
         for _ in range(_DRAIN_BATCH):
+            if not submissions:  # cheaper than the IndexError that ends most drains
+                return
             try:
                 kind, pending, func, args, kwargs, context = popleft()
-            except IndexError:
+            except IndexError:  # another thread cancelled the submissions meanwhile
                 return
             if kind == _SOON:
                 spawn(pending, self, func, args, kwargs, context)

@@ -25,9 +25,7 @@ nursery. trio is imported only when a trio loop is in use.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import threading
 from collections import deque
 from types import CoroutineType
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._in_context import InContext
 from ._runners import Runner
+from ._wakeup import WakeupChannel, open_wakeup_channel
 
 if TYPE_CHECKING:
     import contextvars
@@ -47,6 +46,9 @@ if TYPE_CHECKING:
 
     _Call = tuple[
         Pending[Any], _Canceller, Callable[..., Any], CallArgs, dict[str, Any], contextvars.Context
+    ]
+    _Suspended = tuple[
+        Pending[Any], "_CallRecord", Coroutine[Any, Any, Any], contextvars.Context, object
     ]
 
 __all__ = ["TrioRunner"]
@@ -90,8 +92,7 @@ class TrioRunner(Runner):
         self.callbacks: deque[Callable[[], object]] = deque()
         self.wake_lock = threading.Lock()
         self.wake_closed = True  # until open() has made the socket
-        self.wake_receiver: socket.socket  # made by open()
-        self.wake_sender: socket.socket
+        self.wakeup: WakeupChannel  # made by open()
         # Loop thread only from here on.
         self.ready: deque[_Call] = deque()
         self.serving = False  # a host is in a round: it will see new callbacks and calls
@@ -105,8 +106,7 @@ class TrioRunner(Runner):
         with self.wake_lock:
             if not self.wake_closed:
                 self.callbacks.append(callback)
-                with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending
-                    self.wake_sender.send(b"\0")
+                self.wakeup.signal()
                 return
         # Closing or closed: trio's own queue runs it for as long as the trio run lasts.
         try:
@@ -123,9 +123,7 @@ class TrioRunner(Runner):
     # ------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
-        self.wake_receiver, self.wake_sender = socket.socketpair()
-        self.wake_receiver.setblocking(False)
-        self.wake_sender.setblocking(False)
+        self.wakeup = open_wakeup_channel()
         self.wake_closed = False
         self.nursery = await self.nursery_manager.__aenter__()
         self.nursery.start_soon(self._host)
@@ -150,26 +148,27 @@ class TrioRunner(Runner):
         while self.ready:
             self.ready.popleft()[0]._finish_cancelled()
         await self.nursery_manager.__aexit__(None, None, None)
-        self.wake_receiver.close()
-        self.wake_sender.close()
+        self.wakeup.close()
 
     # ------------------------------------------------------------------ hosts
 
     async def _host(self) -> None:
-        """A host task: serve rounds until a call it runs suspends, or the runner closes."""
+        """A host task: serve until a call it runs suspends (then finish it) or the runner closes."""
         trio = self.trio
         while not self.hosts_stopping:
-            retired = True  # unless _serve says otherwise: its call's cancellation ends here
+            suspended: _Suspended | None = None
             with trio.CancelScope() as scope:
-                retired = await self._serve(scope)
-            if retired:
-                return
+                suspended = await self._serve(scope)
+                if suspended is not None:
+                    await self._finish_suspended(scope, *suspended)
+            if suspended is not None:
+                return  # a new host serves in this one's place since the call suspended
 
-    async def _serve(self, scope: trio.CancelScope) -> bool:
+    async def _serve(self, scope: trio.CancelScope) -> _Suspended | None:
         """Run callbacks and ready calls, then wait for the socket; repeat.
 
-        Returns True once a call suspended (the host has finished it and must end), False when
-        ``scope`` was cancelled by a call and must be replaced, or the runner is closing.
+        Returns the call that suspended, once one did (a new host is serving then), or None
+        when ``scope`` was cancelled by a call and must be replaced, or the runner is closing.
         """
         trio = self.trio
         callbacks, ready = self.callbacks, self.ready
@@ -178,22 +177,25 @@ class TrioRunner(Runner):
         try:
             while not self.hosts_stopping:
                 for _ in range(len(callbacks)):  # bounded: a callback may queue another
-                    self._run_callback(callbacks.popleft())
+                    callback = callbacks.popleft()
+                    try:
+                        callback()
+                    except Exception:
+                        _logger.exception("callback %r of a trio Caller raised", callback)
                 while ready:
-                    if await self._run_inline(scope, ready.popleft()):
-                        return True
+                    suspended = self._run_inline(scope, ready.popleft())
+                    if suspended is not None:
+                        return suspended
                     if scope.cancel_called:
-                        return False
+                        return None
                 if callbacks or ready:
                     await trio.lowlevel.cancel_shielded_checkpoint()  # let other tasks run
                     continue
                 self.serving = False
-                await trio.lowlevel.wait_readable(self.wake_receiver)
+                await trio.lowlevel.wait_readable(self.wakeup)
                 self.serving = True
-                with contextlib.suppress(BlockingIOError):
-                    # One read is enough: a byte left over only costs an empty round.
-                    self.wake_receiver.recv(4096)
-            return False
+                self.wakeup.drain()
+            return None
         finally:
             if self.host_scope is scope:
                 self.host_scope = None
@@ -205,24 +207,20 @@ class TrioRunner(Runner):
         except Exception:
             _logger.exception("callback %r of a trio Caller raised", callback)
 
-    def _hand_over(self) -> None:
-        """The host's current call suspended: start a new host to serve in its place."""
-        assert self.nursery is not None
-        self.host_scope = None
-        self.serving = False
-        self.nursery.start_soon(self._host)
+    def _run_inline(self, scope: trio.CancelScope, call: _Call) -> _Suspended | None:
+        """Run one call in this host, up to its first suspension; loop thread.
 
-    async def _run_inline(self, scope: trio.CancelScope, call: _Call) -> bool:
-        """Run one call in this host; return True if it suspended (and has now finished)."""
+        Returns None if the call is over (its Pending is settled), or what `_finish_suspended`
+        needs to drive it on; a new host has then been started to serve in this one's place.
+        """
         pending, canceller, func, args, kwargs, context = call
         if self.closing:
             pending._finish_cancelled()
-            return False
+            return None
         record = _CallRecord(scope)
         if not pending._start(canceller, record):
-            return False
+            return None
         self.inline = record
-        suspended = False
         try:
             result = context.run(func, *args, **kwargs)
             if type(result) is CoroutineType:
@@ -231,31 +229,63 @@ class TrioRunner(Runner):
                 except StopIteration as stop:
                     result = stop.value
                 else:
-                    suspended = True
                     self.inline = None
                     self.scopes.add(scope)
                     self._hand_over()
-                    result = await InContext(result, context, yielded)
-        except self.trio.Cancelled:
-            pending._finish_cancelled()
-            raise
+                    return pending, record, result, context, yielded
         except BaseException as exc:
-            if scope.cancel_called and self._only_cancelled(exc):
-                # A nursery inside the call wraps our cancellation in a group.
-                pending._finish_cancelled()
+            record.scope = self.inline = None
+            if self._settle_failure(pending, scope, exc):
                 raise
-            pending._finish_exception(exc)
-            if not isinstance(exc, Exception):
+            return None
+        record.scope = self.inline = None
+        pending._finish_result(result)
+        return None
+
+    def _hand_over(self) -> None:
+        """The host's current call suspended: start a new host to serve in its place."""
+        assert self.nursery is not None
+        self.host_scope = None
+        self.serving = False
+        self.nursery.start_soon(self._host)
+
+    async def _finish_suspended(
+        self,
+        scope: trio.CancelScope,
+        pending: Pending[Any],
+        record: _CallRecord,
+        coro: Coroutine[Any, Any, Any],
+        context: contextvars.Context,
+        yielded: object,
+    ) -> None:
+        """Drive a call that suspended to its end, in the host task that started it."""
+        try:
+            result = await InContext(coro, context, yielded)
+        except BaseException as exc:
+            if self._settle_failure(pending, scope, exc):
                 raise
         else:
             pending._finish_result(result)
         finally:
             record.scope = None
-            if suspended:
-                self.scopes.discard(scope)
-            else:
-                self.inline = None
-        return suspended
+            self.scopes.discard(scope)
+
+    def _settle_failure(
+        self, pending: Pending[Any], scope: trio.CancelScope, exc: BaseException
+    ) -> bool:
+        """Settle ``pending`` after its call raised ``exc``; return True if it must propagate.
+
+        A cancellation propagates so that its scope catches it; so does what is not an
+        `Exception` (KeyboardInterrupt, SystemExit), which ends the Caller as it would a task.
+        """
+        if isinstance(exc, self.trio.Cancelled) or (
+            # A nursery inside the call wraps our cancellation in a group.
+            scope.cancel_called and self._only_cancelled(exc)
+        ):
+            pending._finish_cancelled()
+            return True
+        pending._finish_exception(exc)
+        return not isinstance(exc, Exception)
 
     def _only_cancelled(self, exc: BaseException) -> bool:
         if isinstance(exc, BaseExceptionGroup):
