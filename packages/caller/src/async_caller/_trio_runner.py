@@ -185,6 +185,7 @@ class TrioRunner(Runner):
                 while ready:
                     suspended = self._run_inline(scope, ready.popleft())
                     if suspended is not None:
+                        self._hand_over()
                         return suspended
                     if scope.cancel_called:
                         return None
@@ -231,7 +232,6 @@ class TrioRunner(Runner):
                 else:
                     self.inline = None
                     self.scopes.add(scope)
-                    self._hand_over()
                     return pending, record, result, context, yielded
         except BaseException as exc:
             record.scope = self.inline = None
@@ -243,11 +243,52 @@ class TrioRunner(Runner):
         return None
 
     def _hand_over(self) -> None:
-        """The host's current call suspended: start a new host to serve in its place."""
-        assert self.nursery is not None
+        """The serving host's call suspended: start a new host to serve in its place.
+
+        The calls still ready get a task each, all started in the next pass: left to the new
+        host, a burst of calls that all suspend would start one per pass. This runs between
+        the call's suspension and the host's yield to trio, so it must run no user code.
+        """
+        nursery = self.nursery
+        assert nursery is not None
         self.host_scope = None
         self.serving = False
-        self.nursery.start_soon(self._host)
+        nursery.start_soon(self._host)
+        ready = self.ready
+        while ready:
+            pending, canceller, func, args, kwargs, context = ready.popleft()
+            # start_soon copies the current context: start the task inside the call's.
+            context.run(
+                nursery.start_soon, self._run_in_own_task, pending, canceller, func, args, kwargs
+            )
+
+    async def _run_in_own_task(
+        self,
+        pending: Pending[Any],
+        canceller: _Canceller,
+        func: Callable[..., Any],
+        args: CallArgs,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Run one call as a task of its own, already in the call's context, with its own scope."""
+        if self.closing:
+            pending._finish_cancelled()
+            return
+        with self.trio.CancelScope() as scope:
+            if not pending._start(canceller, scope):
+                return
+            self.scopes.add(scope)
+            try:
+                result = func(*args, **kwargs)
+                if type(result) is CoroutineType:
+                    result = await result
+            except BaseException as exc:
+                if self._settle_failure(pending, scope, exc):
+                    raise
+            else:
+                pending._finish_result(result)
+            finally:
+                self.scopes.discard(scope)
 
     async def _finish_suspended(
         self,
