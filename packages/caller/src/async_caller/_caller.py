@@ -477,7 +477,8 @@ class Caller:
         """Run a quick synchronous ``func`` as a plain loop callback, without a task.
 
         The cheapest way to run something in the loop; any thread. ``func`` must not block
-        and cannot await (it runs outside any task, so task-bound APIs are unavailable).
+        and cannot await (it runs as a loop callback, not as a task of its own, so it must not
+        use task-bound APIs).
         The submitter's context is copied into the call.
 
         Raises:

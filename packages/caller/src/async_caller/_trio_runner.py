@@ -6,12 +6,13 @@ pays three times: trio runs ``run_sync_soon`` callbacks in a system task of its 
 they start runs one scheduler pass later; starting a task costs ~10 µs; entering a cancel
 scope ~4 µs. A cross-thread call took ~50 µs against asyncio's ~31 µs.
 
-Instead, one long-lived *host* task waits on this runner's own wake-up socket. A submitting
-thread queues a callback (the Caller's drain) and writes a byte; trio's I/O wait reschedules
-the host directly, and the host runs the callbacks and then every call they made ready,
-inline, in that same pass. A call that returns without suspending (most do) costs no task.
-A call that suspends keeps the host task it started in: a fresh host is started to take
-over the socket, and the old one drives its call to the end (`InContext`) and exits.
+Instead, one long-lived *host* task waits on this runner's own `WakeupChannel` (an eventfd
+on Linux). A submitting thread queues a callback (the Caller's drain) and signals the
+channel; trio's I/O wait reschedules the host directly, and the host runs the callbacks and
+then every call they made ready, inline, in that same pass. A call that returns without
+suspending (most do) costs no task. A call that suspends keeps the host task it started in:
+a fresh host is started to take over the channel, and the old one drives its call to the end
+(`InContext`) and exits. Calls still ready at that moment get a task each, as before.
 
 Cancellation: each host enters one cancel scope and reuses it for call after call, replacing
 it only once a call has cancelled it. `Pending.cancel` reaches a call through its
@@ -72,7 +73,7 @@ class _CallRecord:
 
 
 class TrioRunner(Runner):
-    """Runner for trio: calls run inline by host tasks woken through the runner's own socket."""
+    """Runner for trio: calls run inline by host tasks woken through the runner's own channel."""
 
     backend = "trio"
 
@@ -91,7 +92,7 @@ class TrioRunner(Runner):
         # Any thread appends callbacks (under wake_lock); the serving host pops them.
         self.callbacks: deque[Callable[[], object]] = deque()
         self.wake_lock = threading.Lock()
-        self.wake_closed = True  # until open() has made the socket
+        self.wake_closed = True  # until open() has made the channel
         self.wakeup: WakeupChannel  # made by open()
         # Loop thread only from here on.
         self.ready: deque[_Call] = deque()
@@ -141,7 +142,7 @@ class TrioRunner(Runner):
             self.wake_closed = True
         self.hosts_stopping = True
         if self.host_scope is not None:
-            self.host_scope.cancel()  # the listening host: stop waiting on the socket
+            self.host_scope.cancel()  # the listening host: stop waiting on the channel
         # Whatever was queued before the switch runs now; later callbacks go to trio.
         while self.callbacks:
             self._run_callback(self.callbacks.popleft())
@@ -165,7 +166,7 @@ class TrioRunner(Runner):
                 return  # a new host serves in this one's place since the call suspended
 
     async def _serve(self, scope: trio.CancelScope) -> _Suspended | None:
-        """Run callbacks and ready calls, then wait for the socket; repeat.
+        """Run callbacks and ready calls, then wait for the channel; repeat.
 
         Returns the call that suspended, once one did (a new host is serving then), or None
         when ``scope`` was cancelled by a call and must be replaced, or the runner is closing.

@@ -2,8 +2,8 @@
 
 Design note: a trio `Caller` is woken through its own descriptor (see `_trio_runner`), once
 per cross-thread call, so the cost of one signal and one drain is part of every call's
-latency. Measured on the Linux CI machine (write + read, one thread): ``eventfd`` 1.7 µs,
-a pipe 3 µs, a Unix socket pair 10 µs. So: an eventfd where the OS has one (Linux), a pipe
+latency. Measured on a Linux VM (a write and a read, one thread): ``eventfd`` 1.7 µs, a
+pipe 3 µs, a Unix socket pair 10 µs. So: an eventfd where the OS has one (Linux), a pipe
 on other POSIX systems, and a socket pair on Windows, whose ``select`` (and trio's I/O wait)
 only take sockets. Every channel is non-blocking: a signal that finds the channel full, or
 a drain that finds it empty, is a no-op, since a pending signal is all that matters.
