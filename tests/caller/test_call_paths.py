@@ -8,6 +8,7 @@ reaches exactly one call, and calls that stop their own caller.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ import anyio.lowlevel
 import pytest
 import sniffio
 
-from async_caller import Caller, Pending, PendingCancelledError
+from async_caller import Caller, CallerStoppedError, Pending, PendingCancelledError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -245,3 +246,43 @@ async def test_calls_from_the_loop_thread_itself(anyio_backend: str) -> None:
             ]
             assert [await pending for pending in pendings] == list(range(100))
             assert caller.backend == anyio_backend
+
+
+def test_calls_submitted_while_the_caller_stops_all_end(
+    start_caller: Callable[..., Caller], thread_backend: str
+) -> None:
+    """Threads submitting while the caller stops: each Pending ends, with a result or cancelled."""
+    caller = start_caller(thread_backend)
+    submitted: list[Pending[int]] = []
+    lock = threading.Lock()
+    many_in = threading.Barrier(3)
+
+    async def maybe_suspend(i: int) -> int:
+        if i % 2:
+            await anyio.lowlevel.checkpoint()
+        return i
+
+    def submit() -> None:
+        i = 0
+        try:
+            while True:
+                pending = caller.call_soon(maybe_suspend, i)
+                with lock:
+                    submitted.append(pending)
+                i += 1
+                if i == 500:
+                    many_in.wait(10)
+        except CallerStoppedError:
+            return
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    many_in.wait(10)
+    caller.stop()
+    for thread in threads:
+        thread.join(10)
+    for pending in submitted:
+        with contextlib.suppress(PendingCancelledError):
+            assert isinstance(pending.wait(10), int)
+        assert pending.done()

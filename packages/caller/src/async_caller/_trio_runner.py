@@ -145,7 +145,7 @@ class TrioRunner(Runner):
             self.host_scope.cancel()  # the listening host: stop waiting on the channel
         # Whatever was queued before the switch runs now; later callbacks go to trio.
         while self.callbacks:
-            self._run_callback(self.callbacks.popleft())
+            _run_callback(self.callbacks.popleft())
         while self.ready:
             self.ready.popleft()[0]._finish_cancelled()
         await self.nursery_manager.__aexit__(None, None, None)
@@ -178,11 +178,7 @@ class TrioRunner(Runner):
         try:
             while not self.hosts_stopping:
                 for _ in range(len(callbacks)):  # bounded: a callback may queue another
-                    callback = callbacks.popleft()
-                    try:
-                        callback()
-                    except Exception:
-                        _logger.exception("callback %r of a trio Caller raised", callback)
+                    _run_callback(callbacks.popleft())
                 while ready:
                     suspended = self._run_inline(scope, ready.popleft())
                     if suspended is not None:
@@ -203,17 +199,13 @@ class TrioRunner(Runner):
                 self.host_scope = None
                 self.serving = False
 
-    def _run_callback(self, callback: Callable[[], object]) -> None:
-        try:
-            callback()
-        except Exception:
-            _logger.exception("callback %r of a trio Caller raised", callback)
-
     def _run_inline(self, scope: trio.CancelScope, call: _Call) -> _Suspended | None:
         """Run one call in this host, up to its first suspension; loop thread.
 
         Returns None if the call is over (its Pending is settled), or what `_finish_suspended`
-        needs to drive it on; a new host has then been started to serve in this one's place.
+        needs to drive it on: the host must then hand over (`_hand_over`) and await it at
+        once, running no other code in between, since the call's first await has already
+        told trio about this task.
         """
         pending, canceller, func, args, kwargs, context = call
         if self.closing:
@@ -368,6 +360,14 @@ class TrioRunner(Runner):
 
     async def sleep(self, delay: float) -> None:
         await self.trio.sleep(delay)
+
+
+def _run_callback(callback: Callable[[], object]) -> None:
+    """Run a callback; log what it raises, as a loop does, rather than end the host."""
+    try:
+        callback()
+    except Exception:
+        _logger.exception("callback %r of a trio Caller raised", callback)
 
 
 def _nothing() -> None:
