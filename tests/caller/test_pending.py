@@ -212,3 +212,47 @@ async def test_wait_in_own_loop_thread_is_a_deadlock(anyio_backend: str) -> None
         with anyio.fail_after(5):
             assert await pending == 0
         assert pending.wait() == 0  # done: no deadlock
+
+
+def test_every_waiting_thread_wakes() -> None:
+    """Several threads blocked in wait() all get the result when it arrives."""
+    pending: Pending[int] = Pending()
+    results: list[int] = []
+    entered = threading.Barrier(5)
+
+    def waiter() -> None:
+        entered.wait(10)
+        results.append(pending.wait(10))
+
+    threads = [threading.Thread(target=waiter) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    entered.wait(10)
+    pending.set_result(7)
+    for thread in threads:
+        thread.join(10)
+    assert results == [7] * 4
+
+
+def test_a_timed_out_wait_leaves_later_waits_working() -> None:
+    """After a wait() timed out, the Pending still completes and wakes the next waiter."""
+    pending: Pending[str] = Pending()
+    with pytest.raises(PendingTimeoutError):
+        pending.wait(0)
+    with pytest.raises(PendingTimeoutError):
+        pending.wait(-1)  # a negative timeout means: do not wait
+    threading.Thread(target=pending.set_result, args=("done",)).start()
+    assert pending.wait(10) == "done"
+    assert pending.wait(0) == "done"
+
+
+def test_wait_wakes_on_cancel_and_exception() -> None:
+    """A thread blocked in wait() wakes on cancellation and on an exception too."""
+    cancelled: Pending[int] = Pending()
+    threading.Thread(target=cancelled.cancel, args=("stop",)).start()
+    with pytest.raises(PendingCancelledError, match="stop"):
+        cancelled.wait(10)
+    failed: Pending[int] = Pending()
+    threading.Thread(target=failed.set_exception, args=(KeyError("k"),)).start()
+    with pytest.raises(KeyError, match="k"):
+        failed.wait(10)

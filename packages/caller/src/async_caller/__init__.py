@@ -1,8 +1,9 @@
 """Run work in any thread or event loop and get a result that can be awaited or waited on anywhere.
 
 Layers, bottom up: `_exceptions`; `_pending` (Pending, backend-neutral, aiologic);
-`_runners` (the only asyncio/trio specific code); `_call_queue` and `_worker_pool`;
-`_caller` (Caller); `_helpers` (as_completed, wait). Import everything from here.
+`_in_context` and `_wakeup` (small helpers); `_runners` and `_trio_runner` (the only
+asyncio/trio specific code); `_call_queue` and `_worker_pool`; `_caller` (Caller); `_helpers`
+(as_completed, wait). Import everything from here.
 """
 
 from ._caller import BACKENDS as BACKENDS

@@ -2,8 +2,7 @@
 
 Design note: every queued call must run in its submitter's `contextvars` context, yet all of
 them run in the one worker task, and a task's context cannot be swapped. So a coroutine is
-driven step by step inside its context (`_InContext`): each ``send``/``throw`` into it runs
-under ``context.run``, while the awaits it yields pass through the worker task unchanged.
+driven step by step inside its context (`InContext`).
 """
 
 from __future__ import annotations
@@ -14,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._in_context import InContext
+
 if TYPE_CHECKING:
     import contextvars
-    from collections.abc import Callable, Coroutine, Generator
+    from collections.abc import Callable
 
     from ._caller import Caller
     from ._pending import Pending
@@ -100,7 +101,7 @@ class CallQueue:
                     except StopIteration as stop:
                         result = stop.value
                     else:
-                        result = await _InContext(result, context, first)
+                        result = await InContext(result, context, first)
             except self.cancelled_exc_class:
                 pending._finish_cancelled()
                 raise
@@ -110,31 +111,3 @@ class CallQueue:
                     raise
             else:
                 pending._finish_result(result)
-
-
-class _InContext:
-    """Await ``coro``, already started (it yielded ``first``), each step inside ``context``."""
-
-    __slots__ = ("context", "coro", "first")
-
-    def __init__(
-        self, coro: Coroutine[Any, Any, Any], context: contextvars.Context, first: Any
-    ) -> None:
-        self.coro = coro
-        self.context = context
-        self.first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        run, coro = self.context.run, self.coro
-        yielded = self.first
-        while True:
-            error: BaseException | None = None
-            value: Any = None
-            try:
-                value = yield yielded
-            except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
-                error = exc
-            try:
-                yielded = run(coro.send, value) if error is None else run(coro.throw, error)
-            except StopIteration as stop:
-                return stop.value

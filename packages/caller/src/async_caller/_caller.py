@@ -398,9 +398,11 @@ class Caller:
         popleft = submissions.popleft
         spawn = runner.spawn
         for _ in range(_DRAIN_BATCH):
+            if not submissions:  # cheaper than the IndexError that ends most drains
+                return
             try:
                 kind, pending, func, args, kwargs, context = popleft()
-            except IndexError:
+            except IndexError:  # another thread cancelled the submissions meanwhile
                 return
             if kind == _SOON:
                 spawn(pending, self, func, args, kwargs, context)
@@ -475,7 +477,8 @@ class Caller:
         """Run a quick synchronous ``func`` as a plain loop callback, without a task.
 
         The cheapest way to run something in the loop; any thread. ``func`` must not block
-        and cannot await (it runs outside any task, so task-bound APIs are unavailable).
+        and cannot await (it runs as a loop callback, not as a task of its own, so it must not
+        use task-bound APIs).
         The submitter's context is copied into the call.
 
         Raises:

@@ -1,9 +1,12 @@
 """`Pending`: the result of a call, awaitable from any loop and waitable from any thread.
 
 Design note: the state lives behind a tiny `threading.Lock` held only for a few field
-updates, never while user code runs. Waiters sleep on an `aiologic.Event`, which works from
-plain threads and from asyncio and trio loops alike; it is created only when someone
-actually has to wait, so a call whose result is read after it finished costs no event.
+updates, never while user code runs. Awaiting tasks sleep on an `aiologic.Event`, which works
+from asyncio and trio loops alike; it is created only when a task actually has to wait. A
+plain thread's `wait` sleeps on a lock of its own that completion releases: a bare lock
+release costs ~3 µs, an `aiologic.Event` (or `threading.Event`) set with a thread waiting ~7
+µs, and that time sits on every cross-thread call's round trip (measured on Linux, see
+``benchmarks/caller``).
 Cancelling a running call goes through a *canceller* (the `Caller` that runs it) which
 delivers the cancellation into the owning loop; the Pending only records the request.
 """
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from _thread import LockType, allocate_lock
+from threading import TIMEOUT_MAX
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 import aiologic
@@ -78,6 +83,7 @@ class Pending(Generic[T]):
         "_owner_thread",
         "_result",
         "_state",
+        "_thread_waiters",
     )
 
     def __init__(self) -> None:
@@ -87,6 +93,7 @@ class Pending(Generic[T]):
         self._exception: BaseException | None = None
         self._callbacks: list[Callable[[Pending[T]], object]] | None = None  # made on demand
         self._event: aiologic.Event | None = None
+        self._thread_waiters: list[LockType] | None = None  # locks of threads in wait()
         self._canceller: _Canceller | None = None
         self._handle: Any = None
         self._cancel_requested = False
@@ -236,7 +243,12 @@ class Pending(Generic[T]):
             callbacks = self._callbacks
             self._callbacks = None
             event = self._event
+            thread_waiters = self._thread_waiters
+            self._thread_waiters = None
             self._canceller = self._handle = None
+        if thread_waiters is not None:
+            for waiter in thread_waiters:
+                waiter.release()
         if event is not None:
             event.set()
         if callbacks:
@@ -339,10 +351,31 @@ class Pending(Generic[T]):
                     "'await pending' inside the loop instead"
                 )
                 raise DeadlockError(msg)
-            if not self._get_event().wait(timeout):
+            if not self._wait_in_thread(timeout):
                 msg = f"{self!r} was not done after {timeout} s; it keeps running"
                 raise PendingTimeoutError(msg)
         return self.result()
+
+    def _wait_in_thread(self, timeout: float | None) -> bool:
+        """Block until done or ``timeout``; return whether done. Any plain thread."""
+        waiter = allocate_lock()
+        waiter.acquire()
+        with self._lock:
+            if self._state >= _FINISHED:
+                return True
+            if self._thread_waiters is None:
+                self._thread_waiters = [waiter]
+            else:
+                self._thread_waiters.append(waiter)
+        if timeout is None:
+            waiter.acquire()
+            return True
+        if waiter.acquire(timeout=min(max(timeout, 0.0), TIMEOUT_MAX)):
+            return True
+        with self._lock:
+            if self._thread_waiters is not None:
+                self._thread_waiters.remove(waiter)
+            return self._state >= _FINISHED  # completed just as the time ran out
 
     async def _wait_async(self) -> T:
         if self._state < _FINISHED:

@@ -1,10 +1,10 @@
 """Backend adapters: the few things a `Caller` needs from asyncio or trio, done natively.
 
-Design note: the hot path (one call = one task) uses each backend's cheapest native task:
-``loop.create_task(coro, context=ctx)`` on asyncio and ``nursery.start_soon`` on trio, each
-wrapped by `run_call`, which links the task to its `Pending` so that a cancel from any thread
-reaches the task. Everything else in the package is backend-neutral (anyio, aiologic).
-trio is imported only when a trio loop is in use.
+Design note: on asyncio the hot path (one call = one task) uses the cheapest native task,
+``loop.create_task(coro, context=ctx)``, wrapped by ``_run_call``, which links the task to its
+`Pending` so that a cancel from any thread reaches the task. trio's adapter lives in
+`_trio_runner` (imported only when a trio loop is in use), where calls run inline in
+long-lived host tasks. Everything else in the package is backend-neutral (anyio, aiologic).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "AsyncioRunner",
     "CallScope",
     "Runner",
-    "TrioRunner",
     "create_runner",
 ]
 
@@ -269,123 +268,13 @@ class AsyncioRunner(Runner):
         await asyncio.sleep(delay)
 
 
-class TrioRunner(Runner):
-    """Runner for trio: tasks in a nursery owned by the Caller, ``run_sync_soon`` wake-ups."""
-
-    backend = "trio"
-
-    def __init__(self) -> None:
-        import trio
-
-        self.trio = trio
-        self.cancelled_exc_class = trio.Cancelled
-        self.token = trio.lowlevel.current_trio_token()
-        self.nursery_manager = trio.open_nursery()
-        self.nursery: trio.Nursery | None = None
-        # Each task has its own scope: cancelling the nursery would also cancel the body of
-        # ``async with Caller()``, which asyncio callers do not do.
-        self.scopes: set[trio.CancelScope] = set()
-        self.closing = False
-
-    def call_threadsafe(self, callback: Callable[[], object]) -> None:
-        try:
-            self.token.run_sync_soon(callback)
-        except self.trio.RunFinishedError as exc:
-            raise RuntimeError("the trio run has finished") from exc
-
-    call_local = call_threadsafe
-
-    async def open(self) -> None:
-        self.nursery = await self.nursery_manager.__aenter__()
-
-    def spawn(
-        self,
-        pending: Pending[Any],
-        canceller: _Canceller,
-        func: Callable[..., Any],
-        args: CallArgs,
-        kwargs: dict[str, Any],
-        context: contextvars.Context,
-    ) -> None:
-        assert self.nursery is not None
-        # start_soon copies the current context: run it inside the submitter's context.
-        context.run(self.nursery.start_soon, self._run_call, pending, canceller, func, args, kwargs)
-
-    async def _run_call(
-        self,
-        pending: Pending[Any],
-        canceller: _Canceller,
-        func: Callable[..., Any],
-        args: CallArgs,
-        kwargs: dict[str, Any],
-    ) -> None:
-        if self.closing:
-            pending._finish_cancelled()
-            return
-        with self.trio.CancelScope() as scope:
-            if not pending._start(canceller, scope):
-                return
-            self.scopes.add(scope)
-            try:
-                result = func(*args, **kwargs)
-                if type(result) is CoroutineType:
-                    result = await result
-            except self.trio.Cancelled:
-                pending._finish_cancelled()
-                raise
-            except BaseException as exc:
-                if scope.cancel_called and self._only_cancelled(exc):
-                    # A nursery inside the call wraps our cancellation in a group.
-                    pending._finish_cancelled()
-                    raise
-                pending._finish_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                pending._finish_result(result)
-            finally:
-                self.scopes.discard(scope)
-
-    def _only_cancelled(self, exc: BaseException) -> bool:
-        if isinstance(exc, BaseExceptionGroup):
-            return all(self._only_cancelled(inner) for inner in exc.exceptions)
-        return isinstance(exc, self.trio.Cancelled)
-
-    def call_scopes(self) -> Callable[[], CallScope]:
-        return self.trio.CancelScope
-
-    def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        assert self.nursery is not None
-        self.nursery.start_soon(self._run_system, async_fn)
-
-    async def _run_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        with self.trio.CancelScope() as scope:
-            if self.closing:
-                scope.cancel()
-            self.scopes.add(scope)
-            try:
-                await async_fn()
-            finally:
-                self.scopes.discard(scope)
-
-    def cancel_all(self) -> None:
-        self.closing = True
-        for scope in list(self.scopes):
-            scope.cancel()
-
-    async def close(self) -> None:
-        self.cancel_all()
-        await self.nursery_manager.__aexit__(None, None, None)
-
-    async def sleep(self, delay: float) -> None:
-        await self.trio.sleep(delay)
-
-
 def create_runner(backend: str) -> Runner:
     """Return the runner for ``backend`` (the running loop's library); in that loop."""
     if backend == "asyncio":
         return AsyncioRunner()
     if backend == "trio":
+        from ._trio_runner import TrioRunner  # imports trio: only for a trio loop
+
         return TrioRunner()
     msg = f"async_caller cannot run on the {backend!r} event loop; use asyncio or trio"
     raise RuntimeError(msg)
