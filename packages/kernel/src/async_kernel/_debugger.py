@@ -48,7 +48,7 @@ from ._debug_inspection import (
     users_frames,
 )
 from ._debugpy_client import DebugpyClient, DebugpyClosedError
-from ._pydevd_link import CONNECTOR_THREAD_NAME, connect_pydevd
+from ._pydevd_link import connect_pydevd
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -66,8 +66,7 @@ RESUME_TIMEOUT = 5.0
 """Seconds an interrupt waits for stopped threads to resume before it goes ahead anyway."""
 
 _KERNEL_THREADS = ("async-kernel-", "IPythonHistorySavingThread")
-"""Name prefixes of threads that serve the kernel (IO, heartbeat, history writes, connector)."""
-assert CONNECTOR_THREAD_NAME.startswith(_KERNEL_THREADS)
+"""Name prefixes of threads that serve the kernel (IO, heartbeat, history writes)."""
 
 _FORWARDED = frozenset(
     {
@@ -271,9 +270,9 @@ class Debugger:
     async def _attach(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         """Attach, then finish pydevd's configuration here.
 
-        JupyterLab sends ``configurationDone`` only after setting its breakpoints, which may
-        be never; the kernel sends it itself right after 'attach' (so cells run freely and
-        ``debugpy.connect`` returns) and answers the frontend's own ones locally.
+        The kernel sends ``configurationDone`` itself right after 'attach', so the session runs
+        whatever the frontend sends next (and ``debugpy.connect`` returns then); the
+        frontend's own ``configurationDone`` requests are answered here.
         """
         client = self._client
         if client is None or client.closed or self._capabilities is None:

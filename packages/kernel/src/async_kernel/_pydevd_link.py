@@ -47,12 +47,12 @@ if TYPE_CHECKING:
 
     from ._dap import DapMessage
 
-__all__ = ["CONNECTOR_THREAD_NAME", "accept_pydevd", "connect_pydevd"]
+__all__ = ["accept_pydevd", "connect_pydevd"]
 
 log = logging.getLogger(__name__)
 
 LOCALHOST = "127.0.0.1"
-CONNECTOR_THREAD_NAME = "async-kernel-debugpy-connect"
+_CONNECTOR_THREAD_NAME = "async-kernel-debugpy-connect"
 """The thread that calls ``debugpy.connect`` (hidden from the debugger, like the kernel's)."""
 
 
@@ -126,7 +126,7 @@ class _Connector:
         """Set (from the connector thread) when ``debugpy.connect`` raised."""
 
     def start(self) -> None:
-        thread = threading.Thread(target=self._run, name=CONNECTOR_THREAD_NAME, daemon=True)
+        thread = threading.Thread(target=self._run, name=_CONNECTOR_THREAD_NAME, daemon=True)
         thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
         thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
         thread.start()
