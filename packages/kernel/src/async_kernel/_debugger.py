@@ -53,6 +53,8 @@ from ._pydevd_link import connect_pydevd
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    import aiologic
+
     from ._kernel import Kernel
     from ._message import Message
 
@@ -108,9 +110,11 @@ class Debugger:
         self._client: DebugpyClient | None = None
         """The connection to pydevd; it lasts as long as the kernel, across sessions."""
         self._connection_lost = False
+        self._tracing_on: aiologic.Event | None = None
+        """Set once pydevd traces the kernel's threads (after the first configurationDone)."""
         self._capabilities: dict[str, Any] | None = None
         self._initializing: str | None = None
-        """What an 'initialize' request waits for now; named when it times out."""
+        """What an 'initialize' or 'attach' waits for now; named when it times out."""
         self._attached = False
         self._breakpoints: dict[str, list[dict[str, Any]]] = {}
         self._stopped_threads: set[int] = set()
@@ -165,7 +169,7 @@ class Debugger:
         except DapError as exc:
             return error_response(request, str(exc))
         except TimeoutError:
-            phase = self._initializing if command == "initialize" else None
+            phase = self._initializing if command in ("initialize", "attach") else None
             waiting = f" (waiting for {phase})" if phase else ""
             self._initializing = None
             log.warning("debugpy did not answer %r in %s s%s", command, timeout, waiting)
@@ -255,7 +259,7 @@ class Debugger:
                 raise DapError("the connection to pydevd was lost: restart the kernel to debug")
             self._hide_kernel_threads()
             self._initializing = "pydevd to connect to the kernel (debugpy.connect)"
-            client = await connect_pydevd(self._on_message)
+            client, self._tracing_on = await connect_pydevd(self._on_message)
             Caller.get_current().call_soon(self._read, client)
             self._client = client
         self._initializing = "pydevd's response to 'initialize'"
@@ -298,6 +302,11 @@ class Debugger:
             log.warning("debugpy refused configurationDone: %s", done.get("message"))
         response = await client.response(seq)
         response["request_seq"] = request.get("seq", 0)
+        if self._tracing_on is not None:
+            # pydevd traces the kernel's threads only once debugpy.connect returns.
+            self._initializing = "pydevd to trace the kernel's threads"
+            await self._tracing_on
+            self._initializing = None
         self._attached = bool(response.get("success"))
         return response
 

@@ -23,7 +23,10 @@ lasts as long as the kernel: a frontend's 'disconnect' ends the session, not the
 (pydevd cannot connect twice in one process).
 
 Threads: :func:`connect_pydevd` runs in the control thread's loop; ``debugpy.connect`` runs in
-a thread of its own, because it blocks until the first session's ``configurationDone``.
+a thread of its own, because it blocks until the first session's ``configurationDone``. Only
+after that does pydevd turn tracing on in the kernel's threads, so the first 'attach' waits
+for ``debugpy.connect`` to return (the event :func:`connect_pydevd` hands back): a cell run
+right after it would otherwise miss its breakpoints.
 """
 
 from __future__ import annotations
@@ -56,9 +59,13 @@ _CONNECTOR_THREAD_NAME = "async-kernel-debugpy-connect"
 """The thread that calls ``debugpy.connect`` (hidden from the debugger, like the kernel's)."""
 
 
-async def connect_pydevd(on_message: Callable[[DapMessage], None]) -> DebugpyClient:
-    """Have pydevd connect to the kernel; return the checked connection (control thread).
+async def connect_pydevd(
+    on_message: Callable[[DapMessage], None],
+) -> tuple[DebugpyClient, aiologic.Event]:
+    """Have pydevd connect to the kernel (control thread).
 
+    Returns the checked connection, and an event set once ``debugpy.connect`` has returned
+    (after the first ``configurationDone``; pydevd traces the kernel's threads from then on).
     The caller starts :meth:`DebugpyClient.read_forever` next. Bound the wait with a cancel
     scope: if it is cancelled, pydevd finds no listener and its thread logs the failure.
 
@@ -82,7 +89,7 @@ async def connect_pydevd(on_message: Callable[[DapMessage], None]) -> DebugpyCli
             group.cancel_scope.cancel()
     if client is None:
         raise ConnectionError(f"debugpy could not connect to the kernel: {connector.error!r}")
-    return client
+    return client, connector.returned
 
 
 async def accept_pydevd(
@@ -124,6 +131,8 @@ class _Connector:
         self.error: BaseException | None = None
         self.failed = aiologic.Event()
         """Set (from the connector thread) when ``debugpy.connect`` raised."""
+        self.returned = aiologic.Event()
+        """Set (from the connector thread) when ``debugpy.connect`` has returned or raised."""
 
     def start(self) -> None:
         thread = threading.Thread(target=self._run, name=_CONNECTOR_THREAD_NAME, daemon=True)
@@ -145,3 +154,5 @@ class _Connector:
             log.exception("debugpy.connect to the kernel failed")
             self.error = exc
             self.failed.set()
+        finally:
+            self.returned.set()
