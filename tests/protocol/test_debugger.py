@@ -43,9 +43,7 @@ class DebugSession:
     def send(self, content: dict[str, Any]) -> dict[str, Any]:
         """Send raw debug_request content; return the debug_reply content."""
         msg_id = self.harness.send("control", "debug_request", content)
-        # 'initialize' may wait for debugpy's adapter process to start (the kernel allows 45 s).
-        timeout = 60 if content.get("command") == "initialize" else TIMEOUT
-        reply = self.harness.reply_for(msg_id, "control", timeout)
+        reply = self.harness.reply_for(msg_id, "control")
         assert reply["msg_type"] == "debug_reply"
         return reply["content"]
 

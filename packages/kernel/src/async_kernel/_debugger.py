@@ -1,11 +1,12 @@
 """The Jupyter debugger protocol (``debug_request`` on control) over debugpy.
 
-Design: the kernel is a proxy between the frontend and debugpy's adapter. ``debugpy.listen``
-starts the adapter (a subprocess) once per kernel process; a :class:`DebugpyClient` in the
-control thread's event loop connects to it. Requests that debugpy understands are forwarded;
-the Jupyter additions (``debugInfo``, ``dumpCell``, ``inspectVariables``,
-``richInspectVariables``, ``copyToGlobals``) are answered here; adapter events go to iopub as
-``debug_event``.
+Design: the kernel is the debug adapter between the frontend and pydevd, the debugger that
+debugpy runs inside this process. On the first 'initialize', pydevd connects to the kernel
+(``debugpy.connect``, see :mod:`._pydevd_link` for why not ``debugpy.listen`` and its adapter
+process); a :class:`DebugpyClient` in the control thread's event loop holds that connection
+for the kernel's life. Requests that pydevd understands are forwarded; the Jupyter additions
+(``debugInfo``, ``dumpCell``, ``inspectVariables``, ``richInspectVariables``,
+``copyToGlobals``) are answered here; pydevd's events go to iopub as ``debug_event``.
 
 Threads: everything here runs in the control thread's loop, except :meth:`resume_then`, which
 the IO thread calls. The control and IO threads are hidden from debugpy, so a breakpoint that
@@ -21,7 +22,6 @@ import functools
 import importlib.util
 import json
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -48,9 +48,12 @@ from ._debug_inspection import (
     users_frames,
 )
 from ._debugpy_client import DebugpyClient, DebugpyClosedError
+from ._pydevd_link import connect_pydevd
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    import aiologic
 
     from ._kernel import Kernel
     from ._message import Message
@@ -59,10 +62,7 @@ __all__ = ["Debugger"]
 
 log = logging.getLogger(__name__)
 
-LOCALHOST = "127.0.0.1"
 REQUEST_TIMEOUT = 20.0
-INITIALIZE_TIMEOUT = 45.0
-"""An 'initialize' may start debugpy's adapter process, which debugpy waits 30 s for."""
 """Seconds to wait for debugpy's answer before the frontend gets an error response."""
 RESUME_TIMEOUT = 5.0
 """Seconds an interrupt waits for stopped threads to resume before it goes ahead anyway."""
@@ -107,11 +107,14 @@ class Debugger:
         self._kernel = kernel
         self.available = importlib.util.find_spec("debugpy") is not None
         """Whether debugpy can be imported (kernel_info advertises the debugger only then)."""
-        self._endpoint: tuple[str, int] | None = None
         self._client: DebugpyClient | None = None
+        """The connection to pydevd; it lasts as long as the kernel, across sessions."""
+        self._connection_lost = False
+        self._tracing_on: aiologic.Event | None = None
+        """Set once pydevd traces the kernel's threads (after the first configurationDone)."""
         self._capabilities: dict[str, Any] | None = None
         self._initializing: str | None = None
-        """What an 'initialize' request waits for now; named when it times out."""
+        """What an 'initialize' or 'attach' waits for now; named when it times out."""
         self._attached = False
         self._breakpoints: dict[str, list[dict[str, Any]]] = {}
         self._stopped_threads: set[int] = set()
@@ -157,7 +160,7 @@ class Debugger:
         handler = self._local.get(command)
         if handler is None and command not in _FORWARDED:
             return error_response(request, f"unknown debug command {command!r}")
-        timeout = INITIALIZE_TIMEOUT if command == "initialize" else REQUEST_TIMEOUT
+        timeout = REQUEST_TIMEOUT
         try:
             with anyio.fail_after(timeout):
                 if handler is not None:
@@ -166,7 +169,7 @@ class Debugger:
         except DapError as exc:
             return error_response(request, str(exc))
         except TimeoutError:
-            phase = self._initializing if command == "initialize" else None
+            phase = self._initializing if command in ("initialize", "attach") else None
             waiting = f" (waiting for {phase})" if phase else ""
             self._initializing = None
             log.warning("debugpy did not answer %r in %s s%s", command, timeout, waiting)
@@ -174,8 +177,8 @@ class Debugger:
                 request, f"debugpy did not answer {command!r} in {timeout} s{waiting}"
             )
         except DebugpyClosedError as exc:
-            self._forget_session()
-            return error_response(request, f"{exc}; send 'initialize' and 'attach' again")
+            self._end_session()
+            return error_response(request, f"{exc}; restart the kernel to debug it again")
         except Exception as exc:
             log.exception("debug request %r failed", command)
             return error_response(request, f"{type(exc).__name__}: {exc}")
@@ -199,15 +202,6 @@ class Debugger:
         response["request_seq"] = request.get("seq", 0)
         return response
 
-    async def _start_adapter(self) -> tuple[str, int]:
-        """Start debugpy's adapter once per process (a worker thread: ``listen`` blocks)."""
-        endpoint = self._endpoint
-        if endpoint is None:
-            self._hide_kernel_threads()
-            endpoint = await Caller.to_thread(_listen)
-            self._endpoint = endpoint
-        return endpoint
-
     def _hide_kernel_threads(self) -> None:
         """Keep debugpy out of the control, IO and history threads: they must never stop."""
         hidden = {threading.current_thread(), self._kernel.control_caller.thread}
@@ -217,11 +211,13 @@ class Debugger:
             thread.is_pydev_daemon_thread = True  # pyright: ignore[reportAttributeAccessIssue]
 
     async def _read(self, client: DebugpyClient) -> None:
-        """Read the adapter's messages; forget the session if the adapter goes away."""
+        """Read pydevd's messages; end the session if the connection goes away."""
         await client.read_forever()
         if self._client is client:
-            log.warning("the connection to debugpy's adapter ended")
-            self._forget_session()
+            log.warning("the connection to pydevd ended; the debugger needs a kernel restart")
+            self._client = None
+            self._connection_lost = True
+            self._end_session()
 
     def _on_message(self, message: DapMessage) -> None:
         """Track stopped threads and publish events (control thread, in adapter order)."""
@@ -245,8 +241,8 @@ class Debugger:
             self._stopped_threads.clear()
         self._kernel.publish("debug_event", message, self._last_request)
 
-    def _forget_session(self) -> None:
-        self._client = None
+    def _end_session(self) -> None:
+        """Forget the frontend's session; the connection to pydevd stays for the next one."""
         self._capabilities = None
         self._attached = False
         self._breakpoints.clear()
@@ -255,15 +251,18 @@ class Debugger:
     # --- the session ------------------------------------------------------------------------
 
     async def _initialize(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
-        if self._capabilities is not None and self._client is not None and not self._client.closed:
+        client = self._client
+        if self._capabilities is not None and client is not None and not client.closed:
             return success_response(request, self._capabilities)
-        self._initializing = "starting debugpy's adapter (debugpy.listen)"
-        host, port = await self._start_adapter()
-        self._initializing = f"connecting to debugpy's adapter at {host}:{port}"
-        client = await DebugpyClient.connect(host, port, self._on_message)
-        Caller.get_current().call_soon(self._read, client)
-        self._client = client
-        self._initializing = "debugpy's response to 'initialize'"
+        if client is None:
+            if self._connection_lost:
+                raise DapError("the connection to pydevd was lost: restart the kernel to debug")
+            self._hide_kernel_threads()
+            self._initializing = "pydevd to connect to the kernel (debugpy.connect)"
+            client, self._tracing_on = await connect_pydevd(self._on_message)
+            Caller.get_current().call_soon(self._read, client)
+            self._client = client
+        self._initializing = "pydevd's response to 'initialize'"
         # DAP requires adapterID; pydevd refuses an 'initialize' without it.
         arguments = {"adapterID": "python", **arguments}
         response = await self._forward_to(client, request, arguments)
@@ -273,26 +272,23 @@ class Debugger:
         return response
 
     async def _attach(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
-        """Attach, then finish debugpy's configuration here.
+        """Attach, then finish pydevd's configuration here.
 
-        debugpy answers ``attach`` only after ``configurationDone``, while JupyterLab waits
-        for the attach reply before sending it; so the kernel sends ``configurationDone``
-        itself and answers the frontend's own ones locally.
+        The kernel sends ``configurationDone`` itself right after 'attach', so the session runs
+        whatever the frontend sends next (and ``debugpy.connect`` returns then); the
+        frontend's own ``configurationDone`` requests are answered here.
         """
         client = self._client
         if client is None or client.closed or self._capabilities is None:
             raise DapError("send 'initialize' before 'attach'")
         if self._attached:
             return success_response(request)
-        assert self._endpoint is not None
-        host, port = self._endpoint
         arguments = {
             "justMyCode": True,
             # A breakpoint stops the thread that hit it, not every shell: subshells and
             # worker threads keep running, as they do while a cell blocks.
             "stopAllThreadsOnSuspend": False,
             **arguments,
-            "connect": {"host": host, "port": port},
             "rules": [
                 *arguments.get("rules", []),
                 *({"path": folder, "include": False} for folder in kernel_folders()),
@@ -306,6 +302,11 @@ class Debugger:
             log.warning("debugpy refused configurationDone: %s", done.get("message"))
         response = await client.response(seq)
         response["request_seq"] = request.get("seq", 0)
+        if self._tracing_on is not None:
+            # pydevd traces the kernel's threads only once debugpy.connect returns.
+            self._initializing = "pydevd to trace the kernel's threads"
+            await self._tracing_on
+            self._initializing = None
         self._attached = bool(response.get("success"))
         return response
 
@@ -317,18 +318,20 @@ class Debugger:
         return success_response(request)
 
     async def _disconnect(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """End the session: pydevd drops the breakpoints and resumes stopped threads.
+
+        The connection stays open for the next session (pydevd connects once per process).
+        """
         client = self._client
-        if client is None or client.closed:
-            self._forget_session()
+        if client is None or client.closed or self._capabilities is None:
+            self._end_session()
             return success_response(request)
         # Never let a frontend end the kernel process through the debugger.
         arguments = {**arguments, "terminateDebuggee": False, "restart": False}
         try:
-            response = await self._forward_to(client, request, arguments)
+            return await self._forward_to(client, request, arguments)
         finally:
-            self._forget_session()
-            await client.aclose()
-        return response
+            self._end_session()
 
     async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
         del arguments
@@ -500,16 +503,3 @@ def _debugpy_folders() -> tuple[str, ...]:
     if spec is None or not spec.submodule_search_locations:
         return ()
     return tuple(str(Path(folder)) for folder in spec.submodule_search_locations)
-
-
-def _listen() -> tuple[str, int]:
-    # debugpy warns on stderr that frozen stdlib modules may miss breakpoints; cells are not
-    # frozen, and the warning would reach the frontend as output.
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    import debugpy  # noqa: T100 - the debugger is the point; imported late, it is slow
-
-    debugpy.configure(subProcess=False)
-    # In-process: pydevd itself serves DAP on the port, so no adapter process has to start
-    # (in CI it sometimes had not started 20 s later, and the frontend's 'initialize' failed).
-    host, port = debugpy.listen((LOCALHOST, 0), in_process_debug_adapter=True)  # noqa: T100
-    return host, port

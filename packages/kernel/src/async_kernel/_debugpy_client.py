@@ -1,4 +1,4 @@
-"""A Debug Adapter Protocol client talking to debugpy's adapter over a TCP socket.
+"""A Debug Adapter Protocol client talking to debugpy's debugger (pydevd) over a TCP socket.
 
 Runs in the control thread's event loop (asyncio or trio, through anyio). DAP messages are
 JSON bodies framed by a ``Content-Length`` header. The client numbers its own requests, so the
@@ -33,7 +33,7 @@ _MAX_HEADER = 1024
 
 
 class DebugpyClosedError(ConnectionError):
-    """The connection to debugpy's adapter ended before the response arrived."""
+    """The connection to debugpy ended before the response arrived."""
 
 
 class _Waiter:
@@ -45,7 +45,7 @@ class _Waiter:
 
 
 class DebugpyClient:
-    """One connection to debugpy's adapter (control thread)."""
+    """One connection to debugpy (control thread)."""
 
     def __init__(
         self, stream: SocketStream, on_message: Callable[[DapMessage], None], *, name: str
@@ -58,12 +58,14 @@ class DebugpyClient:
         self._event_waiters: dict[str, list[_Waiter]] = {}
         self._closed = False
         self._send_lock = anyio.Lock()
+        self._buffer = b""
+        """Bytes read but not yet parsed (read by :meth:`handshake`, parsed by read_forever)."""
 
     @classmethod
     async def connect(
         cls, host: str, port: int, on_message: Callable[[DapMessage], None]
     ) -> DebugpyClient:
-        """Open a connection to the adapter; run :meth:`read_forever` next."""
+        """Open a connection to a DAP server; run :meth:`read_forever` next."""
         stream = await anyio.connect_tcp(host, port)
         return cls(stream, on_message, name=f"{host}:{port}")
 
@@ -109,6 +111,29 @@ class DebugpyClient:
             raise DebugpyClosedError(f"the debugpy connection {self._name} closed")
         return waiter.message
 
+    async def handshake(self, command: str, arguments: dict[str, Any] | None = None) -> DapMessage:
+        """Send a request and read up to its response here, before :meth:`read_forever` runs.
+
+        This tells whether the peer speaks DAP at all: a stray peer that closes, or sends
+        something that is not DAP, raises instead of leaving a reader task behind. Messages
+        that arrive before the response are handled as usual.
+
+        Raises:
+            DebugpyClosedError: If the peer closes or sends something that is not DAP.
+        """
+        seq = await self.send_request(command, arguments)
+        waiter = self._waiters[seq]
+        try:
+            while not waiter.done.is_set():
+                message, self._buffer = await self._read_message(self._buffer)
+                self._deliver(message)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError, ValueError) as exc:
+            raise DebugpyClosedError(f"{self._name} does not speak DAP: {exc!r}") from exc
+        finally:
+            self._waiters.pop(seq, None)
+        assert waiter.message is not None
+        return waiter.message
+
     def expect_event(self, event: str) -> Callable[[], Awaitable[DapMessage]]:
         """Start listening for ``event``; return an awaitable function that waits for it.
 
@@ -127,14 +152,17 @@ class DebugpyClient:
 
     async def read_forever(self) -> None:
         """Read messages until the connection ends; then wake every waiter."""
-        buffer = b""
         try:
             while True:
-                message, buffer = await self._read_message(buffer)
-                if message is None:
-                    return
+                message, self._buffer = await self._read_message(self._buffer)
                 self._deliver(message)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        except (
+            anyio.EndOfStream,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            OSError,
+            ValueError,  # a Content-Length that is not a number
+        ):
             return
         finally:
             await self.aclose()
@@ -150,7 +178,7 @@ class DebugpyClient:
         with anyio.CancelScope(shield=True):
             await self._stream.aclose()
 
-    async def _read_message(self, buffer: bytes) -> tuple[DapMessage | None, bytes]:
+    async def _read_message(self, buffer: bytes) -> tuple[DapMessage, bytes]:
         while _HEADER_END not in buffer:
             if len(buffer) > _MAX_HEADER:
                 raise anyio.BrokenResourceError("DAP header too long")
