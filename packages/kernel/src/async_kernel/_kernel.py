@@ -226,10 +226,13 @@ class Kernel:
         parent: Message | None = None,
         metadata: dict[str, Any] | None = None,
         buffers: Sequence[bytes | memoryview] = (),
+        *,
+        urgent: bool = False,
     ) -> None:
         """Send a message on iopub, by default as a child of the current request.
 
-        ``buffers`` are sent as extra binary frames after the content (comm messages use them).
+        ``buffers`` are sent as extra binary frames after the content (comm messages use them);
+        ``urgent`` sends it at once, not at the end of the transport's quiet window.
         """
         if parent is None:
             parent = current_request.get() or self._last_execute
@@ -244,7 +247,7 @@ class Kernel:
             buffers=buffers,
             idents=(topic,),
         )
-        self.transport.send(Channel.iopub, frames)
+        self.transport.send(Channel.iopub, frames, urgent=urgent)
 
     def get_parent(self) -> dict[str, Any]:
         """The request the calling code runs for, as a message dict (empty if none).
@@ -268,7 +271,8 @@ class Kernel:
         """Send ``status`` (busy or idle) for ``parent``."""
         if state == "busy" and parent.msg_type == "execute_request":
             self._last_execute = parent
-        self.publish("status", {"execution_state": state}, parent)
+        # Idle ends a request: it takes the reply and the request's output out with it.
+        self.publish("status", {"execution_state": state}, parent, urgent=state == "idle")
 
     def flush_streams(self) -> None:
         """Publish buffered stdout and stderr (any thread)."""

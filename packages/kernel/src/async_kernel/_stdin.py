@@ -78,7 +78,7 @@ class StdinBridge:
                 {"prompt": prompt, "password": password},
                 idents=request.idents,
             )
-            kernel.transport.send(Channel.stdin, frames)
+            kernel.transport.send(Channel.stdin, frames, urgent=True)
             waiter.event.wait()
             if waiter.interrupted:
                 # Normally the interrupt's own KeyboardInterrupt fires first, on waking.
