@@ -114,7 +114,8 @@ class ZmqHost:
             buffers=message["buffers"],
             idents=idents,
         )
-        self.sockets.send(channel, frames)
+        # The kernel already sent it: no quiet window on top of the callable interface's.
+        self.sockets.send(channel, frames, urgent=True)
 
     def _ask_for_input(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send the input_request to the client and block until its input_reply comes."""
@@ -125,7 +126,7 @@ class ZmqHost:
             request["metadata"],
             idents=self._idents_of(request),
         )
-        self.sockets.send(Channel.stdin, frames)
+        self.sockets.send(Channel.stdin, frames, urgent=True)
         return self._input_replies.get()
 
     def _idents_of(self, message: dict[str, Any]) -> list[bytes]:

@@ -100,12 +100,17 @@ class CallableTransport:
         """Drop whatever the kernel sends from now on."""
         self._stopped = True
 
-    def send(self, channel: Channel, frames: Sequence[bytes | memoryview]) -> None:
+    def send(
+        self, channel: Channel, frames: Sequence[bytes | memoryview], *, urgent: bool = False
+    ) -> None:
         """Hand one message to the host: ``on_message``, or ``on_input_request`` for stdin.
+
+        Every message goes out as it is sent, so ``urgent`` changes nothing here.
 
         Raises:
             StdinNotImplementedError: an ``input()`` when the host takes no input requests.
         """
+        del urgent
         if self._stopped:
             return
         message = frames_to_message(channel, frames)

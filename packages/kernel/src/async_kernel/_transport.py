@@ -35,8 +35,14 @@ class Transport(Protocol):
         """Deliver what is queued, then stop carrying messages."""
         ...
 
-    def send(self, channel: Channel, frames: Sequence[bytes | memoryview]) -> None:
-        """Send one message's frames on ``channel`` (shell, control, stdin or iopub)."""
+    def send(
+        self, channel: Channel, frames: Sequence[bytes | memoryview], *, urgent: bool = False
+    ) -> None:
+        """Send one message's frames on ``channel`` (shell, control, stdin or iopub).
+
+        A transport may hold messages back briefly to send them together; an ``urgent`` one
+        (a request's idle status, an input request) leaves at once.
+        """
         ...
 
     def call_soon(self, func: Callable[[], object]) -> None:
