@@ -26,12 +26,16 @@ TIMEOUT = 30
 
 
 def write_spec(
-    folder: Path, backend: str, extra_argv: Sequence[str] = (), interrupt_mode: str = "message"
+    folder: Path,
+    backend: str,
+    extra_argv: Sequence[str] = (),
+    interrupt_mode: str = "message",
+    command: Sequence[str] = ("-m", "async_kernel"),
 ) -> KernelSpecManager:
-    """Write a kernel spec named ``test`` that runs this interpreter's async_kernel."""
+    """Write a kernel spec named ``test`` that runs ``command`` (async_kernel) in this Python."""
     spec_dir = folder / "kernels" / "test"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}", *extra_argv]
+    argv = [sys.executable, *command, "-f", "{connection_file}", *extra_argv]
     if backend != "asyncio":
         argv += ["--backend", backend]
     spec = {
@@ -50,6 +54,8 @@ class KernelHarness:
     def __init__(self, manager: KernelManager, client: BlockingKernelClient) -> None:
         self.manager = manager
         self.client = client
+        self.without_threads = False
+        """The kernel runs without threads or signals (the callable interface, as in Pyodide)."""
         self._unclaimed: dict[str, list[dict[str, Any]]] = {"shell": [], "control": [], "iopub": []}
         """Messages read while waiting for another request's, kept for their own waiter."""
 
@@ -152,15 +158,17 @@ def running_kernel(
     log_path: Path | None = None,
     interrupt_mode: str = "message",
     env: Mapping[str, str | None] | None = None,
+    command: Sequence[str] = ("-m", "async_kernel"),
 ) -> Iterator[KernelHarness]:
     """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
 
     ``extra_argv`` is added to the kernel's command line. The kernel's stdout and stderr (its
     log) go to ``log_path``, by default ``kernel.log`` in ``folder``: a failing test shows the
     logs of the kernels running then (see ``conftest``). ``env`` adds variables to the
-    kernel's environment; a None value removes one.
+    kernel's environment; a None value removes one. ``command`` is what the interpreter runs
+    (another script serves the kernel through its callable interface).
     """
-    specs = write_spec(folder, backend, extra_argv, interrupt_mode)
+    specs = write_spec(folder, backend, extra_argv, interrupt_mode, command)
     manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
     merged = dict(
         os.environ,

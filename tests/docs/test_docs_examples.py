@@ -107,6 +107,10 @@ EXPECTED: dict[str, Expect] = {
     "client/comm_echo.py": Expect(("echoed: {'n': 1}", "echoed: {'n': 2}", "closed: True")),
     "client/widget_await.py": Expect(("the cell saw the slider move to 7",)),
     "client/input.py": Expect(("the kernel asks: Your name?", "the cell prints: hello Ada")),
+    # JupyterLite and Pyodide
+    "lite/callable_host.py": Expect(
+        ("kernel: async_kernel", "stream: awaited", "result: 42", "kernel stopped")
+    ),
     # Notebook cells
     "cells/tour.ipy": Expect(
         (

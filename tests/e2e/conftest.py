@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: one JupyterLab server and one headless Chromium per session.
+"""Fixtures for the browser tests: one JupyterLab server per session, a headless Chromium per module.
 
 The browser is Debian's ``chromium`` driven by Playwright with its executable path set (Playwright's
 own browser downloads cannot be fetched here). Without it the tests skip with a reason that says
@@ -81,9 +81,15 @@ def chromium_path() -> str:
     pytest.skip(missing)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
-    """A headless Chromium for the whole session."""
+    """A headless Chromium for one test module.
+
+    Not for the session: Playwright's sync API keeps its asyncio loop marked as running in the
+    main thread while it is open, so every later test in that xdist worker would find "another
+    loop running" (anyio's asyncio runner then fails to close, and jupyter_client's blocking
+    calls take another path). Closing it with the module ends that before other tests run.
+    """
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

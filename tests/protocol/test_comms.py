@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from tests.kernel_fixtures import TIMEOUT, outputs, stdout_of
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ def open_echo_comm(kernel: KernelHarness, target: str) -> str:
     return comm_id
 
 
+@pytest.mark.callable_interface
 def test_kernel_opens_sends_and_closes_a_comm_with_buffers(kernel: KernelHarness) -> None:
     messages = ok(
         kernel,
@@ -92,6 +95,7 @@ def test_kernel_opens_sends_and_closes_a_comm_with_buffers(kernel: KernelHarness
     assert closed["content"] == {"comm_id": comm_id, "data": {"c": 3}}
 
 
+@pytest.mark.callable_interface
 def test_frontend_opens_a_comm_to_a_target_registered_in_a_cell(kernel: KernelHarness) -> None:
     comm_id = open_echo_comm(kernel, "echo-open")
     assert evaluate(kernel, "opened[-1]") == "{'x': 1}"
@@ -102,6 +106,7 @@ def test_frontend_opens_a_comm_to_a_target_registered_in_a_cell(kernel: KernelHa
     assert echo["parent_header"]["msg_id"] == msg_id
 
 
+@pytest.mark.callable_interface
 def test_frontend_closes_a_comm(kernel: KernelHarness) -> None:
     comm_id = open_echo_comm(kernel, "echo-close")
     msg_id = send(kernel, "comm_close", {"comm_id": comm_id, "data": {"bye": True}})
@@ -111,6 +116,7 @@ def test_frontend_closes_a_comm(kernel: KernelHarness) -> None:
     assert comm_id not in comm_info(kernel)
 
 
+@pytest.mark.callable_interface
 def test_comm_manager_from_comm_package_is_the_kernels(kernel: KernelHarness) -> None:
     ok(kernel, "import comm")
     assert evaluate(kernel, "comm.get_comm_manager() is get_ipython().kernel.comm_manager") == (
@@ -131,6 +137,7 @@ def comm_info(kernel: KernelHarness, **content: Any) -> dict[str, Any]:
     return reply["content"]["comms"]
 
 
+@pytest.mark.callable_interface
 def test_comm_info_filters_by_target_name(kernel: KernelHarness) -> None:
     first = open_echo_comm(kernel, "info-a")
     second = open_echo_comm(kernel, "info-b")
@@ -141,6 +148,7 @@ def test_comm_info_filters_by_target_name(kernel: KernelHarness) -> None:
     assert comm_info(kernel, target_name="no-such-target") == {}
 
 
+@pytest.mark.callable_interface
 def test_open_to_unknown_target_is_answered_with_comm_close(kernel: KernelHarness) -> None:
     comm_id = uuid.uuid4().hex
     msg_id = send(kernel, "comm_open", {"comm_id": comm_id, "target_name": "nobody", "data": {}})
@@ -148,6 +156,7 @@ def test_open_to_unknown_target_is_answered_with_comm_close(kernel: KernelHarnes
     assert comm_id not in comm_info(kernel)
 
 
+@pytest.mark.callable_interface
 def test_target_that_raises_gets_its_comm_closed(kernel: KernelHarness) -> None:
     code = "def bad(c, msg):\n    raise RuntimeError('no')\n"
     ok(kernel, code + "get_ipython().kernel.comm_manager.register_target('bad', bad)")
@@ -157,6 +166,7 @@ def test_target_that_raises_gets_its_comm_closed(kernel: KernelHarness) -> None:
     assert comm_id not in comm_info(kernel)
 
 
+@pytest.mark.callable_interface
 def test_messages_for_unknown_comms_leave_the_kernel_unharmed(kernel: KernelHarness) -> None:
     for msg_type in ("comm_msg", "comm_close"):
         msg_id = send(kernel, msg_type, {"comm_id": "no-such-comm", "data": {}})
@@ -167,6 +177,7 @@ def test_messages_for_unknown_comms_leave_the_kernel_unharmed(kernel: KernelHarn
     assert stdout_of(ok(kernel, "print('alive')")) == "alive\n"
 
 
+@pytest.mark.callable_interface
 def test_comm_msg_on_the_control_channel(kernel: KernelHarness) -> None:
     comm_id = open_echo_comm(kernel, "echo-control")
     msg_id = send(
@@ -176,6 +187,7 @@ def test_comm_msg_on_the_control_channel(kernel: KernelHarness) -> None:
     assert echoes == [{"comm_id": comm_id, "data": {"via": "control"}}]
 
 
+@pytest.mark.callable_interface
 def test_many_echoed_messages_arrive_in_order(kernel: KernelHarness) -> None:
     comm_id = open_echo_comm(kernel, "echo-order")
     count = 2000
@@ -207,6 +219,7 @@ def test_one_comm_shared_by_threads_loses_nothing(kernel: KernelHarness) -> None
         assert [d["i"] for d in sent if d["t"] == thread] == list(range(200))
 
 
+@pytest.mark.callable_interface
 def test_cell_awaiting_a_comm_message_completes(kernel: KernelHarness) -> None:
     for prefix in ("", "# thread\n"):
         target = f"await-{uuid.uuid4().hex}"

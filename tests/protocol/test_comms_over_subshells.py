@@ -50,6 +50,7 @@ def update_via(kernel: KernelHarness, subshell_id: str, comm_id: str, **state: A
     return send_via(kernel, subshell_id, "comm_msg", {"comm_id": comm_id, "data": data})
 
 
+@pytest.mark.callable_interface
 def test_widget_syncs_through_a_subshell(kernel: KernelHarness, comm_subshell: str) -> None:
     messages = ok(
         kernel,
@@ -70,6 +71,7 @@ def test_widget_syncs_through_a_subshell(kernel: KernelHarness, comm_subshell: s
     assert evaluate(kernel, "callback_threads") == "['MainThread']"
 
 
+@pytest.mark.callable_interface
 def test_main_cell_awaiting_a_widget_event_from_a_subshell_completes(
     kernel: KernelHarness, comm_subshell: str
 ) -> None:
@@ -90,6 +92,7 @@ def test_main_cell_awaiting_a_widget_event_from_a_subshell_completes(
     assert stdout_of(kernel.iopub_for(cell)) == "got 9\n"
 
 
+@pytest.mark.callable_interface
 def test_frontend_opened_comm_through_a_subshell(kernel: KernelHarness, comm_subshell: str) -> None:
     target = f"echo-{uuid.uuid4().hex}"
     ok(
@@ -123,6 +126,7 @@ def test_frontend_opened_comm_through_a_subshell(kernel: KernelHarness, comm_sub
     assert evaluate(kernel, "closed[-1]") == "{'bye': 1}"
 
 
+@pytest.mark.callable_interface
 def test_widget_control_comm_through_a_subshell(kernel: KernelHarness, comm_subshell: str) -> None:
     ok(kernel, "import ipywidgets as w\nticked = w.Checkbox(value=True)")
     comm_id = uuid.uuid4().hex

@@ -5,18 +5,22 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.kernel_fixtures import TIMEOUT, KernelHarness, outputs, stdout_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
+@pytest.mark.callable_interface
 def test_print_goes_to_stdout_stream(kernel: KernelHarness) -> None:
     reply, messages = kernel.execute("print('hello')")
     assert reply["content"]["status"] == "ok"
     assert stdout_of(messages) == "hello\n"
 
 
+@pytest.mark.callable_interface
 def test_every_request_is_wrapped_in_busy_then_idle(kernel: KernelHarness) -> None:
     _, messages = kernel.execute("1")
     states = [c["execution_state"] for c in outputs(messages, "status")]
@@ -24,6 +28,7 @@ def test_every_request_is_wrapped_in_busy_then_idle(kernel: KernelHarness) -> No
     assert messages[0]["msg_type"] == "status"
 
 
+@pytest.mark.callable_interface
 def test_execute_input_and_result_carry_the_execution_count(kernel: KernelHarness) -> None:
     reply, messages = kernel.execute("6 * 7")
     count = reply["content"]["execution_count"]
@@ -35,6 +40,7 @@ def test_execute_input_and_result_carry_the_execution_count(kernel: KernelHarnes
     assert reply2["content"]["execution_count"] == count + 1
 
 
+@pytest.mark.callable_interface
 def test_error_gives_error_reply_and_error_message(kernel: KernelHarness) -> None:
     reply, messages = kernel.execute("1 / 0")
     content = reply["content"]
@@ -45,18 +51,21 @@ def test_error_gives_error_reply_and_error_message(kernel: KernelHarness) -> Non
     assert any("ZeroDivisionError" in line for line in error["traceback"])
 
 
+@pytest.mark.callable_interface
 def test_syntax_error_is_reported(kernel: KernelHarness) -> None:
     reply, _ = kernel.execute("def (")
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "SyntaxError"
 
 
+@pytest.mark.callable_interface
 def test_top_level_await(kernel: KernelHarness) -> None:
     reply, messages = kernel.execute("import anyio\nawait anyio.sleep(0)\nprint('awaited')")
     assert reply["content"]["status"] == "ok"
     assert stdout_of(messages) == "awaited\n"
 
 
+@pytest.mark.callable_interface
 def test_display_update_and_clear_output(kernel: KernelHarness) -> None:
     code = (
         "from IPython.display import display, clear_output\n"
@@ -75,6 +84,7 @@ def test_display_update_and_clear_output(kernel: KernelHarness) -> None:
     assert outputs(messages, "clear_output") == [{"wait": True}]
 
 
+@pytest.mark.callable_interface
 def test_user_expressions(kernel: KernelHarness) -> None:
     reply, _ = kernel.execute("x = 5", user_expressions={"double": "x * 2", "bad": "1/0"})
     expressions = reply["content"]["user_expressions"]
@@ -83,6 +93,7 @@ def test_user_expressions(kernel: KernelHarness) -> None:
     assert expressions["bad"]["status"] == "error"
 
 
+@pytest.mark.callable_interface
 def test_silent_execution_publishes_no_input_or_result(kernel: KernelHarness) -> None:
     before, _ = kernel.execute("None")
     reply, messages = kernel.execute("1 + 1", silent=True)
@@ -93,12 +104,14 @@ def test_silent_execution_publishes_no_input_or_result(kernel: KernelHarness) ->
     assert after["content"]["execution_count"] == before["content"]["execution_count"] + 1
 
 
+@pytest.mark.callable_interface
 def test_store_history_false_keeps_the_count(kernel: KernelHarness) -> None:
     first, _ = kernel.execute("None", store_history=False)
     second, _ = kernel.execute("None", store_history=False)
     assert first["content"]["execution_count"] == second["content"]["execution_count"]
 
 
+@pytest.mark.callable_interface
 def test_stop_on_error_aborts_queued_cells(kernel: KernelHarness) -> None:
     client = kernel.client
     failing = client.execute("import time; time.sleep(0.2); raise ValueError('boom')")
@@ -112,6 +125,7 @@ def test_stop_on_error_aborts_queued_cells(kernel: KernelHarness) -> None:
     assert stdout_of(messages) == "runs again\n"
 
 
+@pytest.mark.callable_interface
 def test_aborted_reply_has_no_execution_count(kernel: KernelHarness) -> None:
     """A cell aborted after an error gets ``{"status": "aborted"}`` and no count.
 
@@ -164,6 +178,7 @@ def test_stop_on_error_aborts_cells_the_io_thread_had_not_read(
     assert "must not run" not in stdout_of(kernel.iopub_for(queued))
 
 
+@pytest.mark.callable_interface
 def test_stop_on_error_false_runs_the_next_cell(kernel: KernelHarness) -> None:
     client = kernel.client
     failing = client.execute("raise ValueError('boom')", stop_on_error=False)
@@ -172,6 +187,7 @@ def test_stop_on_error_false_runs_the_next_cell(kernel: KernelHarness) -> None:
     assert kernel.reply_for(queued)["content"]["status"] == "ok"
 
 
+@pytest.mark.callable_interface
 def test_pager_payload_for_question_mark(kernel: KernelHarness) -> None:
     reply, _ = kernel.execute("len?")
     (payload,) = reply["content"]["payload"]
@@ -185,6 +201,7 @@ def test_shell_command_output_is_streamed(kernel: KernelHarness) -> None:
     assert "from-the-shell" in stdout_of(messages)
 
 
+@pytest.mark.callable_interface
 def test_magics_work(kernel: KernelHarness) -> None:
     reply, messages = kernel.execute("%time x = 1")
     assert reply["content"]["status"] == "ok"
@@ -205,6 +222,7 @@ def test_output_from_threads_and_tasks_keeps_the_cell_parent(kernel: KernelHarne
     assert stdout_of(messages) == "from thread\nfrom task\n"
 
 
+@pytest.mark.callable_interface
 def test_stderr_stream(kernel: KernelHarness) -> None:
     _, messages = kernel.execute("import sys; print('oops', file=sys.stderr)")
     streams = outputs(messages, "stream")

@@ -102,6 +102,7 @@ def test_heartbeat_answers_while_a_cell_holds_the_gil(fresh_kernel: KernelHarnes
     assert kernel.reply_for(msg_id)["content"]["ename"] == "KeyboardInterrupt"
 
 
+@pytest.mark.callable_interface
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("restart", [False, True])
 def test_shutdown_replies_then_exits_0_leaving_no_child(

@@ -26,6 +26,7 @@ def answer(kernel: KernelHarness, msg_id: str, value: str) -> dict[str, Any]:
     return request
 
 
+@pytest.mark.callable_interface
 @pytest.mark.parametrize("mode", list(FIRST_LINES))
 def test_input_asks_the_frontend_and_returns_its_answer(kernel: KernelHarness, mode: str) -> None:
     code = FIRST_LINES[mode] + "name = input('Who? ')\nprint('hello', name)"
@@ -36,6 +37,7 @@ def test_input_asks_the_frontend_and_returns_its_answer(kernel: KernelHarness, m
     assert stdout_of(kernel.iopub_for(msg_id)) == "hello Ada\n"
 
 
+@pytest.mark.callable_interface
 def test_getpass_asks_with_the_password_flag(kernel: KernelHarness) -> None:
     code = "import getpass\nsecret = getpass.getpass('Token: ')\nprint(len(secret))"
     msg_id = kernel.client.execute(code, allow_stdin=True)
@@ -45,6 +47,7 @@ def test_getpass_asks_with_the_password_flag(kernel: KernelHarness) -> None:
     assert stdout_of(kernel.iopub_for(msg_id)) == "6\n"
 
 
+@pytest.mark.callable_interface
 def test_two_inputs_in_one_cell_are_answered_in_turn(kernel: KernelHarness) -> None:
     msg_id = kernel.client.execute("print(input('a') + input('b'))", allow_stdin=True)
     assert answer(kernel, msg_id, "1")["content"]["prompt"] == "a"
@@ -53,6 +56,7 @@ def test_two_inputs_in_one_cell_are_answered_in_turn(kernel: KernelHarness) -> N
     assert stdout_of(kernel.iopub_for(msg_id)) == "12\n"
 
 
+@pytest.mark.callable_interface
 @pytest.mark.parametrize("code", ["input('x? ')", "import getpass; getpass.getpass()"])
 def test_input_without_allow_stdin_is_a_clear_error_in_the_cell(
     kernel: KernelHarness, code: str

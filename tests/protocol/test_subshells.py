@@ -85,12 +85,14 @@ def subshell(kernel: KernelHarness) -> Any:
 # --- control requests -------------------------------------------------------------------------
 
 
+@pytest.mark.callable_interface
 def test_kernel_info_advertises_subshells(kernel: KernelHarness) -> None:
     reply = kernel.reply_for(kernel.send("shell", "kernel_info_request", {}))
     assert "kernel subshells" in reply["content"]["supported_features"]
     assert reply["content"]["protocol_version"] == "5.5"
 
 
+@pytest.mark.callable_interface
 def test_create_list_delete(kernel: KernelHarness) -> None:
     first, second = create_subshell(kernel), create_subshell(kernel)
     assert first != second
@@ -102,6 +104,7 @@ def test_create_list_delete(kernel: KernelHarness) -> None:
     assert delete_subshell(kernel, second) == {"status": "ok"}
 
 
+@pytest.mark.callable_interface
 def test_subshell_requests_carry_the_subshell_in_their_headers(
     kernel: KernelHarness, subshell: str
 ) -> None:
@@ -157,6 +160,7 @@ def test_blocking_cells_in_two_subshells_run_in_parallel_while_main_answers(
         delete_subshell(kernel, second)
 
 
+@pytest.mark.callable_interface
 def test_each_shell_has_its_own_execution_count(kernel: KernelHarness, subshell: str) -> None:
     kernel.execute("pass")
     main_count = kernel.execute("pass")[0]["content"]["execution_count"]
@@ -169,6 +173,7 @@ def test_each_shell_has_its_own_execution_count(kernel: KernelHarness, subshell:
 # --- namespaces -------------------------------------------------------------------------------
 
 
+@pytest.mark.callable_interface
 def test_subshell_reads_main_names_and_keeps_its_own(kernel: KernelHarness) -> None:
     first, second = create_subshell(kernel), create_subshell(kernel)
     try:
@@ -189,6 +194,7 @@ def test_subshell_reads_main_names_and_keeps_its_own(kernel: KernelHarness) -> N
         delete_subshell(kernel, second)
 
 
+@pytest.mark.callable_interface
 def test_functions_and_classes_defined_in_a_subshell_see_its_names(
     kernel: KernelHarness, subshell: str
 ) -> None:
@@ -217,6 +223,7 @@ def test_functions_and_classes_defined_in_a_subshell_see_its_names(
     assert reply["content"]["ename"] == "NameError"
 
 
+@pytest.mark.callable_interface
 def test_shared_mode_writes_to_the_main_namespace(kernel: KernelHarness, subshell: str) -> None:
     reply, messages = run_in(kernel, "%subshell --shared", subshell)
     assert reply["content"]["status"] == "ok"
@@ -229,6 +236,7 @@ def test_shared_mode_writes_to_the_main_namespace(kernel: KernelHarness, subshel
     assert reply["content"]["ename"] == "NameError"
 
 
+@pytest.mark.callable_interface
 def test_subshell_magic_reports_the_shell(kernel: KernelHarness, subshell: str) -> None:
     _, messages = run_in(kernel, "%subshell", subshell)
     text = stdout_of(messages)
@@ -242,6 +250,7 @@ def test_subshell_magic_reports_the_shell(kernel: KernelHarness, subshell: str) 
     assert reply["content"]["status"] == "error"
 
 
+@pytest.mark.callable_interface
 def test_magics_and_history_work_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
     run_in(kernel, "first_input = 1", subshell)
     run_in(kernel, "second_input = 2", subshell)
@@ -254,6 +263,7 @@ def test_magics_and_history_work_in_a_subshell(kernel: KernelHarness, subshell: 
     assert "per loop" in stdout_of(messages)
 
 
+@pytest.mark.callable_interface
 def test_complete_and_inspect_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
     kernel.execute("main_only_variable = 1")
     run_in(kernel, "subshell_only_variable = 2", subshell)
@@ -286,6 +296,7 @@ def test_complete_and_inspect_in_a_subshell(kernel: KernelHarness, subshell: str
 # --- stdin and interrupts ---------------------------------------------------------------------
 
 
+@pytest.mark.callable_interface
 def test_input_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
     msg_id = send_execute(kernel, "answer = input('name? ')", subshell, allow_stdin=True)
     request = kernel.client.get_stdin_msg(timeout=30)
@@ -299,6 +310,7 @@ def test_input_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
     assert result_of(kernel, "answer", subshell) == "'ada'"
 
 
+@pytest.mark.callable_interface
 @pytest.mark.parametrize(
     "cell",
     [
@@ -314,6 +326,8 @@ def test_input_in_a_subshell(kernel: KernelHarness, subshell: str) -> None:
 )
 def test_interrupt_stops_cells_in_subshells(fresh_kernel: KernelHarness, cell: str) -> None:
     kernel = fresh_kernel
+    if kernel.without_threads and "await" not in cell:
+        pytest.skip("without threads or signals only cells that await can be interrupted")
     subshell = create_subshell(kernel)
     in_subshell = send_execute(kernel, cell, subshell)
     in_main = send_execute(kernel, cell, None)
@@ -358,6 +372,7 @@ def test_subshells_beyond_the_limit_get_a_clear_error(
     assert result_of(kernel, "'served'", third) == "'served'"
 
 
+@pytest.mark.callable_interface
 def test_unknown_subshell_gets_an_error_and_nothing_runs(kernel: KernelHarness) -> None:
     before = send_execute(kernel, "marker = 'before'", None)
     bogus = send_execute(kernel, "marker = 'bogus'", "no-such-subshell")
@@ -373,6 +388,7 @@ def test_unknown_subshell_gets_an_error_and_nothing_runs(kernel: KernelHarness) 
     assert kernel.reply_for(msg_id)["content"]["ename"] == "UnknownSubshellError"
 
 
+@pytest.mark.callable_interface
 def test_deleting_an_unknown_subshell_is_an_error(kernel: KernelHarness) -> None:
     content = delete_subshell(kernel, "never-created")
     assert content["status"] == "error"

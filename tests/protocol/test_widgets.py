@@ -36,6 +36,7 @@ def update(kernel: KernelHarness, comm_id: str, **state: Any) -> list[dict[str, 
     return kernel.iopub_for(send(kernel, "comm_msg", {"comm_id": comm_id, "data": data}))
 
 
+@pytest.mark.callable_interface
 def test_slider_syncs_both_ways(kernel: KernelHarness) -> None:
     messages = ok(kernel, "import ipywidgets as w\nslider = w.IntSlider(value=1)\ndisplay(slider)")
     (opened,) = widget_opens(messages, "IntSliderModel")
@@ -54,6 +55,7 @@ def test_slider_syncs_both_ways(kernel: KernelHarness) -> None:
     assert sent == [{"method": "update", "state": {"value": 3}, "buffer_paths": []}]
 
 
+@pytest.mark.callable_interface
 def test_control_comm_sends_all_widget_states(kernel: KernelHarness) -> None:
     ok(kernel, "import ipywidgets as w\nbox = w.Checkbox(value=True)")
     comm_id = "control-comm"
@@ -71,6 +73,7 @@ def test_control_comm_sends_all_widget_states(kernel: KernelHarness) -> None:
     assert states["states"][model_id]["state"]["value"] is True
 
 
+@pytest.mark.callable_interface
 def test_output_widget_captures_cell_output(kernel: KernelHarness) -> None:
     msg_id = kernel.client.execute(
         "import ipywidgets as w\nout = w.Output()\ndisplay(out)\nwith out:\n    print('captured')\n"
@@ -94,6 +97,7 @@ def test_output_widget_captures_cell_output(kernel: KernelHarness) -> None:
     assert steps == [msg_id, "captured\n", ""]
 
 
+@pytest.mark.callable_interface
 def test_interact_reruns_its_function_on_a_frontend_change(kernel: KernelHarness) -> None:
     code = (
         "from ipywidgets import interact\n"
@@ -116,6 +120,7 @@ def test_interact_reruns_its_function_on_a_frontend_change(kernel: KernelHarness
     assert capture_ids[-1] == ""
 
 
+@pytest.mark.callable_interface
 def test_tqdm_notebook_bar_is_a_widget(kernel: KernelHarness) -> None:
     messages = ok(kernel, "from tqdm.notebook import tqdm\nfor _ in tqdm(range(3)):\n    pass\n")
     assert widget_opens(messages, "FloatProgressModel")
@@ -136,12 +141,14 @@ def test_plotly_figures_render_as_plotly_json(kernel: KernelHarness) -> None:
     assert figures[0]["application/vnd.plotly.v1+json"]["data"][0]["y"] == [1, 2]
 
 
+@pytest.mark.callable_interface
 def test_tqdm_auto_picks_the_notebook_bar(kernel: KernelHarness) -> None:
     """tqdm.auto looks for ipykernel's shell module; the kernel imports it first when installed."""
     messages = ok(kernel, "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\n")
     assert widget_opens(messages, "FloatProgressModel")
 
 
+@pytest.mark.callable_interface
 @pytest.mark.parametrize("first_line", ["", "# thread\n"], ids=["main", "thread"])
 def test_cell_awaiting_a_widget_event_completes(kernel: KernelHarness, first_line: str) -> None:
     code = (
@@ -161,6 +168,7 @@ def test_cell_awaiting_a_widget_event_completes(kernel: KernelHarness, first_lin
     assert stdout_of(kernel.iopub_for(cell)) == "got 9\n"
 
 
+@pytest.mark.callable_interface
 def test_widget_event_resolves_a_future_awaited_by_a_task(kernel: KernelHarness) -> None:
     code = (
         "import anyio, ipywidgets as w\n"

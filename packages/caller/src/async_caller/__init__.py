@@ -2,8 +2,8 @@
 
 Layers, bottom up: `_exceptions`; `_pending` (Pending, backend-neutral, aiologic);
 `_in_context` and `_wakeup` (small helpers); `_runners` and `_trio_runner` (the only
-asyncio/trio specific code); `_call_queue` and `_worker_pool`; `_caller` (Caller); `_helpers`
-(as_completed, wait). Import everything from here.
+asyncio/trio specific code); `_call_queue` and `_worker_pool`; `_threads` (whether threads
+exist); `_caller` (Caller); `_helpers` (as_completed, wait). Import everything from here.
 """
 
 from ._caller import BACKENDS as BACKENDS
@@ -15,6 +15,7 @@ from ._exceptions import InvalidStateError as InvalidStateError
 from ._exceptions import NoCallerError as NoCallerError
 from ._exceptions import PendingCancelledError as PendingCancelledError
 from ._exceptions import PendingTimeoutError as PendingTimeoutError
+from ._exceptions import ThreadsUnavailableError as ThreadsUnavailableError
 from ._exceptions import UnknownBackendError as UnknownBackendError
 from ._helpers import ALL_COMPLETED as ALL_COMPLETED
 from ._helpers import FIRST_COMPLETED as FIRST_COMPLETED
@@ -22,6 +23,8 @@ from ._helpers import FIRST_EXCEPTION as FIRST_EXCEPTION
 from ._helpers import as_completed as as_completed
 from ._helpers import wait as wait
 from ._pending import Pending as Pending
+from ._threads import set_threads_available as set_threads_available
+from ._threads import threads_available as threads_available
 from ._worker_pool import WorkerPool as WorkerPool
 
 __all__ = [
@@ -38,9 +41,12 @@ __all__ = [
     "Pending",
     "PendingCancelledError",
     "PendingTimeoutError",
+    "ThreadsUnavailableError",
     "UnknownBackendError",
     "WorkerPool",
     "as_completed",
+    "set_threads_available",
+    "threads_available",
     "wait",
 ]
 

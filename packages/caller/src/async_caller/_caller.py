@@ -33,9 +33,16 @@ import anyio
 import sniffio
 
 from ._call_queue import CallQueue
-from ._exceptions import CallerExistsError, CallerStoppedError, NoCallerError, UnknownBackendError
+from ._exceptions import (
+    CallerExistsError,
+    CallerStoppedError,
+    NoCallerError,
+    ThreadsUnavailableError,
+    UnknownBackendError,
+)
 from ._pending import Pending
 from ._runners import create_runner
+from ._threads import threads_available
 from ._worker_pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -275,6 +282,10 @@ class Caller:
         its child, listed in its `children` and stopped when it stops. The thread is not a
         daemon: `stop` the caller to end it.
 
+        Without threads (see `threads_available`), the new caller runs in a task of the
+        calling thread's loop instead, and starts serving once that loop gets to it; its
+        calls then share that loop (a blocking call blocks both).
+
         Args:
             backend: ``"asyncio"`` or ``"trio"``.
             name: The new caller's name (also used for the thread's name); must be unique
@@ -287,6 +298,8 @@ class Caller:
             UnknownBackendError: If ``backend`` is not a backend name, or is ``"trio"`` and
                 trio is not installed.
             ValueError: If the parent already has a running child called ``name``.
+            ThreadsUnavailableError: Without threads, if the calling thread has no running
+                caller to host the new one.
         """
         check_backend(backend)
         parent = cls._by_thread.get(threading.get_ident())
@@ -296,6 +309,8 @@ class Caller:
         elif parent is not None and name in parent._children:
             msg = f"{parent!r} already has a child named {name!r}; pick another name"
             raise ValueError(msg)
+        if not threads_available():
+            return cls._start_in_task(parent, backend, name)
         caller = cls(name=name)
         caller._owns_thread = True
         caller._parent = parent
@@ -319,6 +334,60 @@ class Caller:
             if parent.stopped:
                 caller.stop()
         return caller
+
+    @classmethod
+    def _start_in_task(cls, parent: Caller | None, backend: str, name: str) -> Caller:
+        """Without threads: a child caller served by a task of ``parent``'s loop (its thread)."""
+        if parent is None or parent._runner is None or parent._stop_requested:
+            msg = (
+                "cannot start a caller without threads outside a running caller: call "
+                "Caller.start_new() from inside the loop of an entered Caller"
+            )
+            raise ThreadsUnavailableError(msg)
+        if parent._runner.backend != backend:
+            msg = (
+                f"without threads a new caller shares its parent's {parent._runner.backend} "
+                f"loop; it cannot run on {backend!r}"
+            )
+            raise UnknownBackendError(msg)
+        caller = cls(name=name)
+        caller._parent = parent
+        caller._thread = parent._thread
+        caller._thread_id = parent._thread_id
+        caller._runner = create_runner(backend)
+        caller._wake_scheduled = True  # nothing drains before the serving task has opened
+        parent._runner.spawn_system(caller._serve_in_task)
+        parent._children[name] = caller
+        return caller
+
+    async def _serve_in_task(self) -> None:
+        """Run this caller inside a task of its parent's loop until it stops."""
+        runner = self._runner
+        assert runner is not None
+        opened = False
+        try:
+            await runner.open()
+            opened = True
+            self._drain()
+            await self._stop_requested_event
+        finally:
+            self._request_stop()
+            self._begin_stop()
+            try:
+                if opened:
+                    await runner.close()  # trio's nursery must exit at the level it was opened
+            finally:
+                await self._finish_in_task()
+
+    async def _finish_in_task(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for child in self._stopped_children:
+                await child.wait_stopped()
+            self._closed = True
+            self._cancel_submissions()
+            if self._parent is not None:
+                self._parent._children.pop(self._name, None)
+            self._finished_event.set()
 
     def _thread_main(
         self, backend: str, ready: aiologic.Event, errors: list[BaseException]
@@ -527,7 +596,21 @@ class Caller:
         thread (trio if the submitting thread runs trio, else asyncio), so it can await and
         be cancelled; a plain function cannot be interrupted, so cancelling its Pending only
         discards the result.
+
+        Without threads (see `threads_available`), ``func`` runs as a task of the calling
+        thread's caller instead: a plain function then blocks that loop while it runs.
+
+        Raises:
+            ThreadsUnavailableError: Without threads, if the calling thread has no running
+                caller.
         """
+        if not threads_available():
+            caller = Caller._by_thread.get(threading.get_ident())
+            if caller is None:
+                what = getattr(func, "__qualname__", repr(func))
+                msg = f"cannot run {what}: no threads here, and this thread has no Caller to run it"
+                raise ThreadsUnavailableError(msg)
+            return caller.call_soon(func, *args, **kwargs)
         return WorkerPool.default().submit(func, *args, **kwargs)
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "NoCallerError",
     "PendingCancelledError",
     "PendingTimeoutError",
+    "ThreadsUnavailableError",
     "UnknownBackendError",
 ]
 
@@ -81,4 +82,12 @@ class CallerExistsError(RuntimeError):
 
     There is one caller per thread. Reach the existing one with `Caller.get_current()`, or
     stop it before entering a new one.
+    """
+
+
+class ThreadsUnavailableError(RuntimeError):
+    """Work needs a thread, the interpreter has none, and no caller can take it instead.
+
+    Without threads (Pyodide), `Caller.start_new` and `Caller.to_thread` run their work as
+    tasks of the calling thread's caller: call them from inside a running caller's loop.
     """

@@ -1,8 +1,10 @@
 """A Jupyter kernel for Python that handles messages concurrently, on asyncio or trio.
 
-Layers: ``_message``/``_codec``/``_json`` (wire format), ``_zmq_transport`` (sockets, IO
-thread), ``_dispatcher`` (run modes), ``_kernel`` (handlers, sending), ``_shell``/``_execute``/
-``_iostream``/``_stdin``/``_interrupts`` (running cells), ``_cli``/``_kernelspec`` (commands).
+Layers: ``_message``/``_codec``/``_json`` (wire format), ``_transport`` (the interface the core
+sends through) with ``_zmq_transport`` (sockets, IO thread) and ``_callable`` (function calls,
+no threads: Pyodide), ``_dispatcher`` (run modes), ``_kernel`` (handlers, sending),
+``_shell``/``_execute``/``_iostream``/``_stdin``/``_interrupts`` (running cells),
+``_cli``/``_kernelspec`` (commands).
 
 Public names load lazily: ``python -m async_kernel`` imports this package first, and starting a
 kernel should not pay for modules the command line does not need.
@@ -17,6 +19,7 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from ._backends import BackendSpec as BackendSpec
+    from ._callable import CallableKernel as CallableKernel
     from ._exceptions import ConnectionFileError as ConnectionFileError
     from ._exceptions import GuiError as GuiError
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "BackendSpec": "._backends",
+    "CallableKernel": "._callable",
     "ConnectionFileError": "._exceptions",
     "GuiError": "._exceptions",
     "GuiIntegration": "._gui",
@@ -42,6 +46,7 @@ _LAZY = {
 
 __all__ = [
     "BackendSpec",
+    "CallableKernel",
     "ConnectionFileError",
     "GuiError",
     "GuiIntegration",

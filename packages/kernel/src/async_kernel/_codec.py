@@ -25,7 +25,7 @@ from ._message import Channel, Message
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["DELIMITER", "MessageCodec"]
+__all__ = ["DELIMITER", "MessageCodec", "check_header"]
 
 DELIMITER = b"<IDS|MSG>"
 
@@ -129,7 +129,7 @@ class MessageCodec:
                 raise InvalidMessageError("invalid message signature")
             self._remember(signature)
         header = _decode_object("header", parts[0])
-        _check_header(header)
+        check_header(header)
         message = Message(channel=channel, header=header, idents=idents, header_frame=parts[0])
         try:
             message.parent_header = _decode_object("parent_header", parts[1])
@@ -161,7 +161,7 @@ def _decode_object(name: str, part: bytes) -> dict[str, Any]:
     return value
 
 
-def _check_header(header: dict[str, Any]) -> None:
+def check_header(header: dict[str, Any]) -> None:
     """Check the header fields the kernel relies on to route and answer a message."""
     msg_type = header.get("msg_type")
     if not isinstance(msg_type, str) or not msg_type:

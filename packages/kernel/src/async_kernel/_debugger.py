@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from async_caller import Caller, CallerStoppedError
+from async_caller import Caller, CallerStoppedError, threads_available
 
 from ._cell_files import cell_files
 from ._dap import (
@@ -105,7 +105,8 @@ class Debugger:
 
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
-        self.available = importlib.util.find_spec("debugpy") is not None
+        # debugpy runs threads of its own: none without threads (Pyodide has no debugpy either).
+        self.available = threads_available() and importlib.util.find_spec("debugpy") is not None
         """Whether debugpy can be imported (kernel_info advertises the debugger only then)."""
         self._client: DebugpyClient | None = None
         """The connection to pydevd; it lasts as long as the kernel, across sessions."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from async_caller import Caller, CallerStoppedError
+from async_caller import Caller, CallerStoppedError, threads_available
 
 from ._codec import MessageCodec
 from ._comm import CommHandler, CommManager, install_comm_hooks
@@ -37,13 +37,14 @@ from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
+from ._task_interrupts import TaskInterruptController
 from ._version import __version__
-from ._zmq_transport import ZmqTransport
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._connection import ConnectionInfo
+    from ._transport import Transport, TransportFactory
 
 __all__ = ["Kernel"]
 
@@ -57,13 +58,34 @@ class Kernel:
     main thread's event loop (``_start.start_kernel`` does all three).
     """
 
-    def __init__(self, info: ConnectionInfo, *, backend: str = "asyncio") -> None:
+    def __init__(
+        self,
+        info: ConnectionInfo,
+        *,
+        backend: str = "asyncio",
+        transport: TransportFactory | None = None,
+        interrupts: InterruptController | None = None,
+    ) -> None:
+        """Build the kernel.
+
+        ``transport`` defaults to ZeroMQ sockets bound as ``info`` says; ``interrupts`` to
+        signals and threads where threads exist, else to cancelling awaiting cells.
+        """
         self.info = info
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
-        self.transport = ZmqTransport(info, self._on_frames)
-        self.interrupts = InterruptController()
+        self.transport: Transport
+        if transport is None:
+            from ._zmq_transport import ZmqTransport  # only here: pyzmq is absent in Pyodide
+
+            self.transport = ZmqTransport(info, self._on_frames)
+        else:
+            self.transport = transport(self._on_frames)
+        if interrupts is None:
+            threads = threads_available()
+            interrupts = InterruptController() if threads else TaskInterruptController()
+        self.interrupts = interrupts
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
@@ -109,10 +131,13 @@ class Kernel:
             self._start_shell()
             load_python_lexer()
             self.transport.start()
-            caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
+            threads = threads_available()  # none in Pyodide: no warm-up thread, no signals
+            if threads:
+                caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            self.interrupts.watch_signals()
+            if threads:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                self.interrupts.watch_signals()
             try:
                 await self._shutdown_requested.wait()
             finally:

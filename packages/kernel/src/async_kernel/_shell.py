@@ -28,6 +28,8 @@ from IPython.core.ultratb import VerboseTB
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
+from async_caller import threads_available
+
 from ._cell_files import CellCompiler
 from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
@@ -240,7 +242,9 @@ class KernelShell(InteractiveShell):
 
     def init_history(self) -> None:
         """Keep history with writes that never make a cell wait (see ``_history``)."""
-        history = KernelHistoryManager(shell=self, parent=self)
+        # Without threads IPython cannot start its saving thread: keep the history in memory.
+        memory = {} if threads_available() else {"hist_file": ":memory:"}
+        history = KernelHistoryManager(shell=self, parent=self, **memory)
         self.history_manager = history
         self.configurables.append(history)  # pyright: ignore[reportArgumentType]
 

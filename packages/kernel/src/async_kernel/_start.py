@@ -15,6 +15,7 @@ from ._backends import resolve_backend
 from ._children import end_child_processes
 from ._connection import ConnectionInfo
 from ._kernel import Kernel, main_thread_only
+from ._zmq_transport import ZmqTransport
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -52,8 +53,9 @@ def start_kernel(
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
     kernel = Kernel(info, backend=backend_spec.name)
-    if writes_file:
-        kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
+    transport = kernel.transport
+    if writes_file and isinstance(transport, ZmqTransport):
+        transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
     # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is
