@@ -181,21 +181,53 @@ def running_kernel(
     log_path = log_path or folder / "kernel.log"
     log_file = log_path.open("ab")  # open while the manager may restart the kernel
     manager.start_kernel(env=kernel_env, stdout=log_file, stderr=log_file)
-    client = manager.client()
-    client.start_channels()
     running_logs.append(log_path)
+    client = None
     try:
-        client.wait_for_ready(timeout=TIMEOUT)
+        client = ready_client(manager, log_path)
         yield KernelHarness(manager, client)
     except BaseException:
         failed_logs.append(log_path)  # for the report of the test that failed
         _note_exit_status(manager, log_path)
         raise
     finally:
-        client.stop_channels()
+        if client is not None:
+            client.stop_channels()
         manager.shutdown_kernel(now=False)
         log_file.close()
         running_logs.remove(log_path)
+
+
+_PORT_ATTEMPTS = 3
+
+
+def ready_client(manager: KernelManager, log_path: Path) -> BlockingKernelClient:
+    """A client of the started kernel once it answers kernel_info.
+
+    jupyter_client chooses the ports before the kernel binds them, and on a busy machine another
+    process can take one meanwhile (an outgoing connection's ephemeral port): the kernel then
+    exits with a ``PortInUseError``. As jupyter_client's restarter does for a kernel that dies
+    before it was ever alive, it is started again on new ports; any other death fails the test.
+    """
+    deaths = 0
+    while True:
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=TIMEOUT)
+        except RuntimeError:
+            client.stop_channels()
+            deaths += 1
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if deaths == _PORT_ATTEMPTS or log.count("PortInUseError") < deaths:
+                raise
+        else:
+            return client
+        # New ports, whoever chose the old ones (the port cache or the caller).
+        for name in ("shell_port", "iopub_port", "stdin_port", "hb_port", "control_port"):
+            setattr(manager, name, 0)
+        manager.cleanup_connection_file()
+        manager.restart_kernel(now=True)
 
 
 def _note_exit_status(manager: KernelManager, log_path: Path) -> None:

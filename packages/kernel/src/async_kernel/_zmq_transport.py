@@ -20,6 +20,7 @@ taking the GIL, so it answers while a cell holds the GIL in a pure-Python loop.
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import itertools
 import logging
@@ -39,7 +40,7 @@ from ._message import Channel
 if TYPE_CHECKING:
     from ._connection import ConnectionInfo
 
-__all__ = ["ZmqTransport"]
+__all__ = ["PortInUseError", "ZmqTransport"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ _READ_WAITING_TIMEOUT = 5.0
 """Seconds :meth:`ZmqTransport.read_waiting` waits for a busy IO thread at most."""
 QUIET_WINDOW = 0.002
 """Seconds after a request arrives during which only urgent messages wake the IO thread."""
+
+
+class PortInUseError(OSError):
+    """A port named in the connection file is taken by another process."""
 
 
 class ZmqTransport:
@@ -93,7 +98,18 @@ class ZmqTransport:
 
     def _bind(self, socket: zmq.Socket[bytes], port: int, name: str) -> None:
         if port:
-            socket.bind(self.info.url(port))
+            try:
+                socket.bind(self.info.url(port))
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                # The frontend chose the port before the kernel started; another process took
+                # it meanwhile. jupyter_client's restarter starts the kernel again on new ports.
+                msg = (
+                    f"{name} {port} of the connection file is already in use by another"
+                    " process; start the kernel again with new ports"
+                )
+                raise PortInUseError(msg) from exc
         elif self.info.transport == "tcp":
             port = socket.bind_to_random_port(f"tcp://{self.info.ip}")
         else:
