@@ -42,11 +42,7 @@ def test_many_threads_many_calls(start_caller: Callable[..., Caller], thread_bac
                 pendings.append(caller.queue_call(record, key))
         results[thread_index] = pendings
 
-    threads = [threading.Thread(target=submit, args=(t,)) for t in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(submit)
     for thread_index, pendings in results.items():
         assert [p.wait(30) for p in pendings] == [(thread_index, i) for i in range(CALLS)]
     assert len(runs) == THREADS * CALLS
@@ -81,11 +77,7 @@ def test_many_suspending_calls_some_cancelled(
             pendings.append(pending)
         results[thread_index] = pendings
 
-    threads = [threading.Thread(target=submit, args=(t,)) for t in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(submit)
     for thread_index, pendings in results.items():
         for i, pending in enumerate(pendings):
             key = (thread_index, i)
@@ -97,3 +89,12 @@ def test_many_suspending_calls_some_cancelled(
             else:
                 assert starts[key] == 1
     assert set(starts.values()) == {1}
+
+
+def run_in_threads(submit: Callable[[int], None]) -> None:
+    """Run ``submit(index)`` in THREADS threads at once and wait for them all."""
+    threads = [threading.Thread(target=submit, args=(t,)) for t in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -65,11 +65,10 @@ def start_kernel(
         anyio.run(
             kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options
         )
-    except Exception:
+    except BaseException:
         # By now sys.stderr publishes on iopub, which dies with the kernel: the traceback must
         # reach the process's own stderr (the frontend's log), or the kernel dies silently.
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        log.critical("the kernel stopped on an error", exc_info=True)
         raise
     finally:
         end_child_processes()
