@@ -6,7 +6,7 @@ what is missing, except under CI (``CI`` set), where a missing browser fails the
 
 One xdist worker runs all of them against one server while the other workers run the rest of
 the suite (``pytest_xdist_make_scheduler`` in ``tests/conftest.py`` groups ``tests/e2e/``). Each test gets a fresh browser context and page; its kernels are shut
-down when it ends. A failing test leaves a screenshot and the browser console log in
+down when it ends. A failing test leaves a screenshot, the browser console log and its kernel messages in
 :data:`ARTIFACTS`, and the report names the files.
 """
 
@@ -26,6 +26,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from ._lab_server import KERNELS, KernelChoice, LabServer
+from ._wire_log import WireLog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,6 +46,9 @@ EXPECT_TIMEOUT_MS = 30_000
 
 _console_logs: dict[str, list[str]] = {}
 """Browser console lines of the running test, by test node id, for the failure report."""
+
+_wire_logs: dict[str, WireLog] = {}
+"""The kernel messages of the running test's page, by test node id, for the failure report."""
 
 
 def find_chromium() -> str | None:
@@ -123,12 +127,15 @@ def page(browser: Browser, lab_server: LabServer, request: pytest.FixtureRequest
     console = _console_logs.setdefault(request.node.nodeid, [])
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    wire_log = _wire_logs.setdefault(request.node.nodeid, WireLog())
+    wire_log.watch(page)
     try:
         yield page
     finally:
         context.close()
         _shut_down_sessions(lab_server)
         _console_logs.pop(request.node.nodeid, None)
+        _wire_logs.pop(request.node.nodeid, None)
 
 
 @pytest.fixture(params=[pytest.param(backend, id=backend) for backend in KERNELS])
@@ -159,6 +166,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("e2e screenshot", str(screenshot)))
     log.write_text("\n".join(_console_logs.get(item.nodeid, [])), encoding="utf-8")
     report.sections.append(("e2e browser console", str(log)))
+    wire_log = _wire_logs.get(item.nodeid)
+    if wire_log is not None:
+        messages = ARTIFACTS / f"{stem}.messages.txt"
+        messages.write_text("\n".join(wire_log.lines), encoding="utf-8")
+        report.sections.append(("e2e kernel messages", str(messages)))
 
 
 def _shut_down_sessions(server: LabServer) -> None:

@@ -145,6 +145,21 @@ def test_starting_the_debugger_prints_nothing(fresh_kernel: KernelHarness) -> No
     assert outputs(fresh_kernel.iopub_for(msg_id), "stream") == []
 
 
+def test_session_counts_as_started_once_initialized(fresh_kernel: KernelHarness) -> None:
+    """JupyterLab takes its started flag from each debugInfo reply, also one sent before 'attach'."""
+    debugger = DebugSession(fresh_kernel)
+    assert debugger.ok("debugInfo")["isStarted"] is False
+    debugger.ok("initialize", {"clientID": "test", "adapterID": "python"})
+    assert debugger.ok("debugInfo")["isStarted"] is True
+    debugger.ok("attach", {})
+    path = debugger.break_at(CELL, CELL_CALL_LINE)
+    assert debugger.ok("debugInfo")["breakpoints"] == [
+        {"source": path, "breakpoints": [{"line": CELL_CALL_LINE}]}
+    ]
+    debugger.ok("disconnect", {})
+    assert debugger.ok("debugInfo")["isStarted"] is False
+
+
 def test_whole_protocol_flow(session: DebugSession) -> None:
     kernel = session.harness
     path = session.break_at(CELL, CELL_CALL_LINE)

@@ -335,11 +335,17 @@ class Debugger:
             self._end_session()
 
     async def _debug_info(self, request: DapMessage, arguments: dict[str, Any]) -> DapMessage:
+        """Describe the session; it counts as started from a successful 'initialize' on.
+
+        Not from 'attach': JupyterLab sets its own started flag from every ``debugInfo`` reply,
+        and one of its views asks while its 'attach' is still on the way. A "not started" then
+        switched Lab's session off again, and breakpoints clicked in the gutter were dropped.
+        """
         del arguments
         return success_response(
             request,
             {
-                "isStarted": self._attached,
+                "isStarted": self._capabilities is not None,
                 "hashMethod": "Murmur2",
                 "hashSeed": cell_files.seed,
                 "tmpFilePrefix": cell_files.prefix,
