@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -193,6 +193,43 @@ def test_stop_on_error_aborts_cells_the_io_thread_had_not_read(
     assert kernel.reply_for(failing)["content"]["status"] == "error"
     assert kernel.reply_for(queued)["content"] == {"status": "aborted"}
     assert "must not run" not in stdout_of(kernel.iopub_for(queued))
+
+
+def _made_now(kernel: KernelHarness, code: str, session: str | None = None) -> dict[str, Any]:
+    """An execute_request made (and dated) now, to be sent later."""
+    content = {"code": code, "silent": False, "store_history": True, "stop_on_error": True}
+    msg = kernel.client.session.msg("execute_request", {**content, "user_expressions": {}})
+    if session is not None:
+        msg["header"]["session"] = session
+    return msg
+
+
+@pytest.mark.callable_interface
+def test_stop_on_error_aborts_a_request_made_before_the_failure_that_arrives_after(
+    kernel: KernelHarness,
+) -> None:
+    """JupyterLab's Run All through jupyter_server: the next cell can reach the kernel late.
+
+    It was made with the failing one, before its client could see the error, so it is
+    aborted as if it had been queued. A request from another client made at the same time,
+    and one made after the error, run.
+    """
+    failing = _made_now(kernel, "1 / 0")
+    late = _made_now(kernel, "print('must not run')")
+    other_client = _made_now(kernel, "print('another client')", session="another-client")
+    kernel.client.shell_channel.send(failing)
+    assert kernel.reply_for(failing["header"]["msg_id"])["content"]["status"] == "error"
+    for msg in (late, other_client):
+        kernel.client.shell_channel.send(msg)
+    aborted = kernel.reply_for(late["header"]["msg_id"])
+    assert aborted["content"] == {"status": "aborted"}
+    assert stdout_of(kernel.iopub_for(late["header"]["msg_id"])) == ""
+    other_reply = kernel.reply_for(other_client["header"]["msg_id"])
+    assert other_reply["content"]["status"] == "ok"
+    assert stdout_of(kernel.iopub_for(other_client["header"]["msg_id"])) == "another client\n"
+    reply, messages = kernel.execute("print('runs again')")
+    assert reply["content"]["status"] == "ok"
+    assert stdout_of(messages) == "runs again\n"
 
 
 @pytest.mark.callable_interface

@@ -8,6 +8,7 @@ any thread while the cell awaits; see ``_interrupts`` for blocking cells.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -15,6 +16,7 @@ import anyio
 from async_caller import Caller
 
 from ._context import current_subshell
+from ._error_fence import ErrorFence
 from ._message import Channel
 from ._shell import CellState, current_cell
 
@@ -30,9 +32,8 @@ class ExecuteHandler:
 
     def __init__(self, kernel: Kernel) -> None:
         self._kernel = kernel
-        self.abort_up_to = -1
-        """The main shell's queued execute requests that arrived up to this number are
-        aborted, because a cell before them failed (stop_on_error); subshells keep their own."""
+        self.errors = ErrorFence()
+        """What the main shell's last failed cell aborts (stop_on_error); subshells have their own."""
 
     async def execute_request(self, msg: Message) -> None:
         """Run the cell in ``msg`` and send ``execute_reply``."""
@@ -45,11 +46,12 @@ class ExecuteHandler:
         silent = bool(content.get("silent", False))
         store_history = bool(content.get("store_history", not silent))
         subshell = current_subshell.get()
-        errors_seen = self if subshell is None else subshell
-        if msg.seq <= errors_seen.abort_up_to or (subshell is not None and subshell.deleted):
+        errors = self.errors if subshell is None else subshell.errors
+        if errors.aborts(msg) or (subshell is not None and subshell.deleted):
             # No execution_count: JupyterLab would show it as the prompt of a cell that never ran.
             kernel.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
             return
+        started = time.monotonic()
         count = shell.execution_count
         state = CellState(msg, count, cancelled_exc_class=anyio.get_cancelled_exc_class())
         token = current_cell.set(state)
@@ -104,7 +106,7 @@ class ExecuteHandler:
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
                 await kernel.transport.read_waiting(Channel.shell)
-                errors_seen.abort_up_to = kernel.last_seq
+                errors.close(msg, started, kernel.last_seq)
         kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False

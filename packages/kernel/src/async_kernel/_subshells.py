@@ -25,6 +25,7 @@ from IPython.core.completer import IPCompleter
 
 from async_caller import Caller, CallerStoppedError, wait
 
+from ._error_fence import ErrorFence
 from ._history import KernelHistoryManager, end_history
 
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ class Subshell:
         self.execution_count = 1
         self.deleted = False
         """Set when deletion starts: queued cells are then aborted instead of run."""
-        self.abort_up_to = -1
-        """Queued execute requests that arrived up to this number are aborted (stop_on_error)."""
+        self.errors = ErrorFence()
+        """What this subshell's last failed cell aborts (stop_on_error)."""
         self.in_flight: set[Pending[Any]] = set()
         """Handler calls submitted to this subshell's Caller and not finished yet."""
         self._shell = shell
