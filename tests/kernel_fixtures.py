@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 TIMEOUT = 30
 
+HEARTBEAT_CHANNEL = False
+"""Whether test clients start jupyter_client's heartbeat thread: no.
+
+Its thread sets ``_running`` only once it has made its socket, so ``stop_channels`` soon
+after ``start_channels`` on a loaded machine can leave it looping: each turn makes a new
+socket, and the old ones linger for a second until ZeroMQ refuses with "Too many open files".
+The heartbeat is tested with a socket of its own (tests/protocol/test_lifecycle.py).
+"""
+
 
 def write_spec(
     folder: Path,
@@ -212,7 +221,7 @@ def ready_client(manager: KernelManager, log_path: Path) -> BlockingKernelClient
     deaths = 0
     while True:
         client = manager.client()
-        client.start_channels()
+        client.start_channels(hb=HEARTBEAT_CHANNEL)
         try:
             client.wait_for_ready(timeout=TIMEOUT)
         except RuntimeError:

@@ -12,7 +12,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from tests.kernel_fixtures import TIMEOUT, KernelHarness, outputs
+from tests.kernel_fixtures import HEARTBEAT_CHANNEL, TIMEOUT, KernelHarness, outputs
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +76,7 @@ def test_a_kernel_started_from_the_installed_spec_runs_on_trio(tmp_path: Path) -
     )
     manager.start_kernel(env=dict(os.environ, IPYTHONDIR=str(tmp_path / "ipython")))
     client = manager.client()
-    client.start_channels()
+    client.start_channels(hb=HEARTBEAT_CHANNEL)
     try:
         client.wait_for_ready(timeout=TIMEOUT)
         kernel = KernelHarness(manager, client)

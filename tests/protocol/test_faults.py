@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.kernel_fixtures import TIMEOUT, outputs, stdout_of
+from tests.kernel_fixtures import HEARTBEAT_CHANNEL, TIMEOUT, outputs, stdout_of
 from tests.protocol.test_lifecycle import BUSY_CELLS, kernel_process
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def test_frontend_that_disappears_during_input_leaves_a_recoverable_kernel(
     # A client of its own session: jupyter_client routes stdin by the session's identity.
     vanishing = BlockingKernelClient()
     vanishing.load_connection_info(kernel.manager.get_connection_info())
-    vanishing.start_channels()
+    vanishing.start_channels(hb=HEARTBEAT_CHANNEL)
     try:
         msg_id = vanishing.execute("answer = input('still there? ')", allow_stdin=True)
         request = vanishing.get_stdin_msg(timeout=TIMEOUT)

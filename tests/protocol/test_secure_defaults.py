@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.kernel_fixtures import TIMEOUT
+from tests.kernel_fixtures import HEARTBEAT_CHANNEL, TIMEOUT
 from tests.protocol.conftest import BACKENDS
 from tests.protocol.raw_wire import RawClient, header
 
@@ -115,7 +115,7 @@ def client_for(path: Path) -> BlockingKernelClient:
     """A started, ready client for the kernel whose connection file is ``path``."""
     client = BlockingKernelClient(connection_file=str(path))
     client.load_connection_file()
-    client.start_channels()
+    client.start_channels(hb=HEARTBEAT_CHANNEL)
     client.wait_for_ready(timeout=TIMEOUT)
     return client
 
