@@ -160,6 +160,16 @@ def test_session_counts_as_started_once_initialized(fresh_kernel: KernelHarness)
     assert debugger.ok("debugInfo")["isStarted"] is False
 
 
+def test_a_failed_attach_leaves_the_session_not_started(fresh_kernel: KernelHarness) -> None:
+    debugger = DebugSession(fresh_kernel)
+    debugger.ok("initialize", {"clientID": "test", "adapterID": "python"})
+    refused = debugger.request("attach", {"rules": 5})
+    assert refused["success"] is False
+    assert debugger.ok("debugInfo")["isStarted"] is False
+    debugger.start()
+    assert debugger.ok("debugInfo")["isStarted"] is True
+
+
 def test_whole_protocol_flow(session: DebugSession) -> None:
     kernel = session.harness
     path = session.break_at(CELL, CELL_CALL_LINE)

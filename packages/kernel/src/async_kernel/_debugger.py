@@ -142,6 +142,10 @@ class Debugger:
         """Answer one ``debug_request`` with a ``debug_reply`` holding the DAP response."""
         self._last_request = msg
         response = await self.handle(msg.content)
+        if msg.content.get("command") == "attach" and not response.get("success"):
+            # debugInfo says "started" from 'initialize' on: a session that failed to attach
+            # must not look started, or the frontend would never try again.
+            self._end_session()
         self._kernel.reply(msg, "debug_reply", response)
 
     async def handle(self, request: DapMessage) -> DapMessage:
