@@ -15,6 +15,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from async_kernel import _kernelspec
 from async_kernel._cli import main
+from async_kernel._listeners import Listeners
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,12 +65,13 @@ def fake_start(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Replace async_kernel._start with a stub that records its calls and returns 0."""
     calls: list[tuple[str, str]] = []
 
-    def start_kernel(connection_file: str, *, backend: str = "asyncio") -> int:
+    def run_kernel(connection_file: str, listeners: Listeners, *, backend: str = "asyncio") -> int:
+        assert isinstance(listeners, Listeners)
         calls.append((connection_file, backend))
         return 0
 
     module = types.ModuleType("async_kernel._start")
-    module.start_kernel = start_kernel  # pyright: ignore[reportAttributeAccessIssue]
+    module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
     monkeypatch.setitem(sys.modules, "async_kernel._start", module)
     return calls
 
@@ -237,7 +239,7 @@ def test_list_empty(jupyter_dirs: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_start_calls_start_kernel(
     fake_start: list[tuple[str, str]], args: list[str], expected: tuple[str, str]
 ) -> None:
-    """Both start forms pass the connection file and backend to start_kernel."""
+    """Both start forms pass the connection file and backend to the kernel."""
     assert main(args) == 0
     assert fake_start == [expected]
 
