@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # as in __init__: no `typing` import before the kernel listens
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TextIO
@@ -297,6 +296,8 @@ def _start(
         listeners.close()
         raise _UsageError(str(error), 2) from error
     if log_level is not None:
+        import logging
+
         logging.basicConfig(
             level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
