@@ -326,6 +326,19 @@ def test_subprocess_unknown_backend_exits_2(jupyter_dirs: Path) -> None:
     assert "no kernel backend named 'no-such'; available backends: asyncio" in result.stderr
 
 
+def test_listening_needs_no_heavy_import() -> None:
+    """The command line listens on the kernel's ports before importing typing or logging."""
+    code = (
+        "import sys, async_kernel.__main__, async_kernel._listeners\n"
+        "heavy = ('typing', 'logging', 'asyncio', 'zmq', 'IPython', 'importlib.metadata')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout == "[]\n"
+
+
 def test_entry_module_imports_little() -> None:
     """Importing `async_kernel.__main__` pulls in neither the kernel nor Jupyter libraries."""
     code = (
