@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import types
@@ -242,6 +243,39 @@ def test_start_calls_start_kernel(
     """Both start forms pass the connection file and backend to the kernel."""
     assert main(args) == 0
     assert fake_start == [expected]
+
+
+def test_start_listens_on_the_files_ports_before_the_kernel_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel gets sockets already listening on every port of the connection file."""
+    listening: list[int] = []
+
+    def run_kernel(connection_file: str, listeners: Listeners, *, backend: str) -> None:
+        del connection_file, backend
+        listening.append(len(listeners))
+        listeners.close()
+
+    module = types.ModuleType("async_kernel._start")
+    module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
+    monkeypatch.setitem(sys.modules, "async_kernel._start", module)
+    connection_file = tmp_path / "kernel.json"
+    connection_file.write_text(json.dumps({"ip": "127.0.0.1", "key": "k", **free_ports()}))
+    assert main(["-f", str(connection_file)]) is None
+    assert listening == [5]
+
+
+def free_ports() -> dict[str, int]:
+    """Five ports the OS just handed out, by connection-file name."""
+    names = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+    sockets = [socket.socket() for _ in names]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.parametrize("form", [["start", "-f"], ["--connection-file"]])
