@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import types
@@ -15,6 +16,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from async_kernel import _kernelspec
 from async_kernel._cli import main
+from async_kernel._listeners import Listeners
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,12 +66,13 @@ def fake_start(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Replace async_kernel._start with a stub that records its calls and returns 0."""
     calls: list[tuple[str, str]] = []
 
-    def start_kernel(connection_file: str, *, backend: str = "asyncio") -> int:
+    def run_kernel(connection_file: str, listeners: Listeners, *, backend: str = "asyncio") -> int:
+        assert isinstance(listeners, Listeners)
         calls.append((connection_file, backend))
         return 0
 
     module = types.ModuleType("async_kernel._start")
-    module.start_kernel = start_kernel  # pyright: ignore[reportAttributeAccessIssue]
+    module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
     monkeypatch.setitem(sys.modules, "async_kernel._start", module)
     return calls
 
@@ -237,9 +240,42 @@ def test_list_empty(jupyter_dirs: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_start_calls_start_kernel(
     fake_start: list[tuple[str, str]], args: list[str], expected: tuple[str, str]
 ) -> None:
-    """Both start forms pass the connection file and backend to start_kernel."""
+    """Both start forms pass the connection file and backend to the kernel."""
     assert main(args) == 0
     assert fake_start == [expected]
+
+
+def test_start_listens_on_the_files_ports_before_the_kernel_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel gets sockets already listening on every port of the connection file."""
+    listening: list[int] = []
+
+    def run_kernel(connection_file: str, listeners: Listeners, *, backend: str) -> None:
+        del connection_file, backend
+        listening.append(len(listeners))
+        listeners.close()
+
+    module = types.ModuleType("async_kernel._start")
+    module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
+    monkeypatch.setitem(sys.modules, "async_kernel._start", module)
+    connection_file = tmp_path / "kernel.json"
+    connection_file.write_text(json.dumps({"ip": "127.0.0.1", "key": "k", **free_ports()}))
+    assert main(["-f", str(connection_file)]) is None
+    assert listening == [5]
+
+
+def free_ports() -> dict[str, int]:
+    """Five ports the OS just handed out, by connection-file name."""
+    names = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+    sockets = [socket.socket() for _ in names]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.parametrize("form", [["start", "-f"], ["--connection-file"]])
@@ -322,6 +358,19 @@ def test_subprocess_unknown_backend_exits_2(jupyter_dirs: Path) -> None:
     result = run_module("-a", "x", "--backend", "no-such", "--prefix", str(jupyter_dirs))
     assert result.returncode == 2
     assert "no kernel backend named 'no-such'; available backends: asyncio" in result.stderr
+
+
+def test_listening_needs_no_heavy_import() -> None:
+    """The command line listens on the kernel's ports before importing typing or logging."""
+    code = (
+        "import sys, async_kernel.__main__, async_kernel._listeners\n"
+        "heavy = ('typing', 'logging', 'asyncio', 'zmq', 'IPython', 'importlib.metadata')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout == "[]\n"
 
 
 def test_entry_module_imports_little() -> None:

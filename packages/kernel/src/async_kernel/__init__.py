@@ -12,12 +12,14 @@ kernel should not pay for modules the command line does not need.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from ._version import __version__ as __version__
 
+# Not `from typing import TYPE_CHECKING`: the command line listens on the kernel's ports before
+# importing anything it can avoid (see `_listeners`), and type checkers read this name as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._backends import BackendSpec as BackendSpec
     from ._callable import CallableKernel as CallableKernel
     from ._exceptions import ConnectionFileError as ConnectionFileError
@@ -61,6 +63,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'async_kernel' has no attribute {name!r}")

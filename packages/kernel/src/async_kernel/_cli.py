@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # as in __init__: no `typing` import before the kernel listens
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TextIO
@@ -284,23 +283,30 @@ def _list(prefix: str | None) -> int | None:
 def _start(
     connection_file: str, backend: str, log_level: str | None, ip: str | None = None
 ) -> int | None:
+    # First of all, before the imports below: the frontend is connecting already.
+    from ._listeners import listen
+
+    listeners = listen(connection_file)
     from ._exceptions import UnknownBackendError
     from ._kernelspec import check_backend
 
     try:
         check_backend(backend)
     except UnknownBackendError as error:
+        listeners.close()
         raise _UsageError(str(error), 2) from error
     if log_level is not None:
+        import logging
+
         logging.basicConfig(
             level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     # Imported by name, and only now: the kernel is the one heavy import of this command line.
-    start_kernel = importlib.import_module("async_kernel._start").start_kernel
+    run_kernel = importlib.import_module("async_kernel._start").run_kernel
     try:
         # Only passed when given: the connection file's own address wins otherwise.
         options = {} if ip is None else {"ip": ip}
-        result = start_kernel(connection_file, backend=backend, **options)
+        result = run_kernel(connection_file, listeners, backend=backend, **options)
     except UnknownBackendError as error:
         raise _UsageError(str(error), 2) from error
     return result if isinstance(result, int) else None

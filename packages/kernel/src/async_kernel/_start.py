@@ -15,10 +15,14 @@ from ._backends import resolve_backend
 from ._children import end_child_processes
 from ._connection import ConnectionInfo
 from ._kernel import Kernel, main_thread_only
+from ._listeners import Listeners, listen
 from ._zmq_transport import ZmqTransport
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
+
+    from ._message import Channel
 
 __all__ = ["start_kernel"]
 
@@ -42,6 +46,32 @@ def start_kernel(
         UnknownBackendError: no backend of that name is installed.
         ConnectionFileError: the connection file cannot be used.
     """
+    run_kernel(
+        connection_file, listen(connection_file), backend=backend, log_level=log_level, ip=ip
+    )
+
+
+def run_kernel(
+    connection_file: str,
+    listeners: Listeners,
+    *,
+    backend: str = "asyncio",
+    log_level: str = "WARNING",
+    ip: str | None = None,
+) -> None:
+    """:func:`start_kernel` with sockets already listening on the file's ports (closes them).
+
+    The command line listens (``_listeners.listen``) before it imports this module.
+    """
+    try:
+        _run_kernel(connection_file, listeners, backend=backend, log_level=log_level, ip=ip)
+    finally:
+        listeners.close()
+
+
+def _run_kernel(
+    connection_file: str, listeners: Listeners, *, backend: str, log_level: str, ip: str | None
+) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
     logging.basicConfig(
@@ -52,10 +82,13 @@ def start_kernel(
     path = Path(connection_file)
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
-    kernel = Kernel(info, backend=backend_spec.name)
-    transport = kernel.transport
-    if writes_file and isinstance(transport, ZmqTransport):
-        transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
+
+    def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
+        return ZmqTransport(info, on_frames, listeners=listeners)
+
+    kernel = Kernel(info, backend=backend_spec.name, transport=transport)
+    if writes_file and isinstance(kernel.transport, ZmqTransport):
+        kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
     # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is

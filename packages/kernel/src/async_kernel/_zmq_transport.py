@@ -39,6 +39,7 @@ from ._message import Channel
 
 if TYPE_CHECKING:
     from ._connection import ConnectionInfo
+    from ._listeners import Listeners
 
 __all__ = ["PortInUseError", "ZmqTransport"]
 
@@ -60,13 +61,19 @@ class ZmqTransport:
     """Binds the kernel's sockets and runs the IO and heartbeat threads.
 
     ``on_frames(channel, frames)`` is called in the IO thread for every message received on
-    shell, control and stdin; it must not block.
+    shell, control and stdin; it must not block. ``listeners`` are sockets already listening
+    on ports of ``info`` (see ``_listeners``): those ports are adopted, not bound again.
     """
 
     def __init__(
-        self, info: ConnectionInfo, on_frames: Callable[[Channel, list[bytes]], None]
+        self,
+        info: ConnectionInfo,
+        on_frames: Callable[[Channel, list[bytes]], None],
+        *,
+        listeners: Listeners | None = None,
     ) -> None:
         self.info = info
+        self._listeners = listeners
         self._on_frames = on_frames
         self._context = zmq.Context()
         self._hb_context = zmq.Context()
@@ -98,6 +105,11 @@ class ZmqTransport:
 
     def _bind(self, socket: zmq.Socket[bytes], port: int, name: str) -> None:
         if port:
+            listening = self._listeners.take(port) if self._listeners is not None else None
+            if listening is not None:
+                # libzmq ignores the address and accepts on this descriptor, closing it
+                # with the socket.
+                socket.set(zmq.USE_FD, listening)
             try:
                 socket.bind(self.info.url(port))
             except zmq.ZMQError as exc:
@@ -138,6 +150,8 @@ class ZmqTransport:
         hb.linger = 0
         self._bind(hb, info.hb_port, "hb_port")
         self._hb_socket = hb
+        if self._listeners is not None:
+            self._listeners.close()  # none should be left: each port was adopted
         if self.on_bound is not None:
             self.on_bound(dict(self.ports))
         self._hb_thread.start()
