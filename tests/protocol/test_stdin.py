@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
 
-from tests.kernel_fixtures import TIMEOUT, outputs, stdout_of
+from tests.kernel_fixtures import HEARTBEAT_CHANNEL, TIMEOUT, outputs, stdout_of
 
 if TYPE_CHECKING:
     from tests.kernel_fixtures import KernelHarness
@@ -84,3 +85,29 @@ def test_interrupt_ends_a_cell_waiting_in_input(fresh_kernel: KernelHarness, mod
     after, messages = kernel.execute("print('next cell')")
     assert after["content"]["status"] == "ok"
     assert stdout_of(messages) == "next cell\n"
+
+
+def test_input_request_waits_for_a_stdin_socket_that_connects_late(kernel: KernelHarness) -> None:
+    """A client may run a cell before its stdin socket is connected; the request still arrives.
+
+    The kernel's stdin socket would otherwise drop a message for a peer it does not know yet,
+    and the cell would wait for an answer to a question nobody saw.
+    """
+    late = BlockingKernelClient()
+    late.load_connection_info(kernel.manager.get_connection_info())
+    late.start_channels(stdin=False, hb=HEARTBEAT_CHANNEL)
+    try:
+        msg_id = late.execute("print('got', input('late? '))", allow_stdin=True)
+        started = kernel.iopub_for_started(msg_id)
+        assert [m["msg_type"] for m in started][-1] == "execute_input"
+        late.stdin_channel.start()  # same session, so the same socket identity as its shell
+        request = late.get_stdin_msg(timeout=TIMEOUT)
+        assert request["parent_header"]["msg_id"] == msg_id
+        assert request["content"]["prompt"] == "late? "
+        late.input("yes")
+        reply = late.get_shell_msg(timeout=TIMEOUT)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["status"] == "ok"
+    finally:
+        late.stop_channels()
+    assert stdout_of(kernel.iopub_for(msg_id)) == "got yes\n"

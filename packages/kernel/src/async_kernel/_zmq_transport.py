@@ -51,6 +51,11 @@ _READ_WAITING_TIMEOUT = 5.0
 """Seconds :meth:`ZmqTransport.read_waiting` waits for a busy IO thread at most."""
 QUIET_WINDOW = 0.002
 """Seconds after a request arrives during which only urgent messages wake the IO thread."""
+STDIN_PEER_WAIT = 30.0
+"""Seconds an input request waits for its frontend's stdin socket to connect."""
+STDIN_PEER_RETRY = 0.005
+"""Seconds between attempts to send an input request to a frontend not connected yet."""
+_NOT_DELIVERABLE_YET = (zmq.EHOSTUNREACH, zmq.EAGAIN)
 
 
 class PortInUseError(OSError):
@@ -139,6 +144,10 @@ class ZmqTransport:
         ):
             socket = self._context.socket(zmq.ROUTER)
             socket.linger = 1000
+            if channel is Channel.stdin:
+                # Refuse rather than drop a message for a peer that is not connected: see
+                # _send_to_stdin_peer.
+                socket.router_mandatory = 1
             self._bind(socket, port, f"{channel}_port")
             self._sockets[channel] = socket
         iopub = self._context.socket(zmq.PUB)
@@ -279,10 +288,35 @@ class ZmqTransport:
                     log.exception("callback in the IO thread failed")
                 continue
             channel, frames = item
+            if channel is Channel.stdin:
+                self._send_to_stdin_peer(frames, time.monotonic() + STDIN_PEER_WAIT)
+                continue
             try:
                 sockets[channel].send_multipart(frames, copy=False)
             except zmq.ZMQError as exc:
                 log.warning("dropped a %s message: %s", channel, exc)
+
+    def _send_to_stdin_peer(self, frames: Frames, deadline: float) -> None:
+        """Send an input request, waiting until ``deadline`` for its frontend to connect (IO thread).
+
+        A frontend connects each of its sockets on its own, so a cell can ask for input
+        before the stdin socket of the frontend that ran it is connected (a client that
+        starts its channels and executes at once, on a busy machine). A ROUTER socket drops
+        a message for a peer it does not know; with ``router_mandatory`` it refuses instead,
+        and the request is tried again until the peer is there.
+        """
+        try:
+            self._sockets[Channel.stdin].send_multipart(frames, copy=False, flags=zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            now = time.monotonic()
+            if exc.errno in _NOT_DELIVERABLE_YET and now < deadline:
+                again = lambda: self._send_to_stdin_peer(frames, deadline)
+                heapq.heappush(self._timers, (now + STDIN_PEER_RETRY, next(self._timer_ids), again))
+            else:
+                log.warning(
+                    "dropped an input request: the frontend's stdin socket is not connected (%s)",
+                    exc,
+                )
 
     def _run_timers(self) -> float | None:
         timers = self._timers
