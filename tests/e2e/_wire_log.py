@@ -87,6 +87,10 @@ class WireLog:
         extra = describe(decoded.content) if msg_type.startswith("debug_") else ""
         if msg_type == "status":
             extra = decoded.content.get("execution_state", "")
+        elif msg_type == "execute_request":
+            extra = f"stop_on_error={decoded.content.get('stop_on_error')} date={decoded.header.get('date')}"
+        elif msg_type == "execute_reply":
+            extra = str(decoded.content.get("status", ""))
         # A request by its own id, anything the kernel sends by the id of the request it answers.
         about = decoded.header if direction == "->" else decoded.parent_header
         msg_id = str(about.get("msg_id", ""))[:8]
