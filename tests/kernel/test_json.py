@@ -20,16 +20,19 @@ HEADER = {
 
 def _held_bytes_per_message(value: object, count: int) -> tuple[float, int]:
     """Memory allocated in ``_json`` per encoded message still held, and the encoded length."""
-    tracemalloc.start()
+    only_json = [tracemalloc.Filter(inclusive=True, filename_pattern=_json.__file__)]
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
     try:
+        before = tracemalloc.take_snapshot().filter_traces(only_json)
         held = [_json.dumps(value) for _ in range(count)]
-        snapshot = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(inclusive=True, filename_pattern=_json.__file__)]
-        )
+        after = tracemalloc.take_snapshot().filter_traces(only_json)
     finally:
-        tracemalloc.stop()
-    total = sum(stat.size for stat in snapshot.statistics("filename"))
-    return total / count, len(held[0])
+        if not was_tracing:
+            tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return grown / count, len(held[0])
 
 
 @pytest.mark.parametrize(
