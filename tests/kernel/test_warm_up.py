@@ -29,7 +29,5 @@ def test_warm_up_loads_the_formatter_from_its_own_snippet() -> None:
         [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True
     )
     report = json.loads(result.stdout.splitlines()[-1])
-    assert {"stack_data", "executing", "pygments.formatters.terminal256"} <= set(
-        report["imported"]
-    )
+    assert {"stack_data", "executing", "pygments.formatters.terminal256"} <= set(report["imported"])
     assert report["sources"] == []
