@@ -52,5 +52,5 @@ def test_encoded_messages_are_right_sized(value: object) -> None:
 
 def test_encoding_round_trips() -> None:
     """What is encoded decodes to the same value, whichever JSON library does the work."""
-    value = {**HEADER, "nested": {"list": [1, 2.5, None, True], "text": "é ✓"}}
+    value = {**HEADER, "nested": {"list": [1, 2.5, None, True], "text": "é ✓ 100% %s %b"}}
     assert _json.loads(_json.dumps(value)) == value
