@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from . import _json
 from ._exceptions import InvalidMessageError
 from ._message import Channel, Message
+from ._replay import ReplayHistory
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,8 +61,7 @@ class MessageCodec:
         self._hmac = hmac.new(key, digestmod=digest) if key else None
         self._key = key
         self._digest = digest
-        self._seen: OrderedDict[bytes, None] = OrderedDict()
-        self._replay_history = replay_history
+        self._replay_history = ReplayHistory(replay_history)
 
     @property
     def signs(self) -> bool:
@@ -142,12 +141,8 @@ class MessageCodec:
 
     def _remember(self, signature: bytes) -> None:
         """Record an accepted signature; reject it if it was seen before (a replay)."""
-        seen = self._seen
-        if signature in seen:
+        if not self._replay_history.remember(signature):
             raise InvalidMessageError("replayed message rejected: its signature was seen before")
-        seen[signature] = None
-        if len(seen) > self._replay_history:
-            seen.popitem(last=False)
 
 
 def _decode_object(name: str, part: bytes) -> dict[str, Any]:

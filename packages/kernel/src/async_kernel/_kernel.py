@@ -33,12 +33,13 @@ from ._introspection import IntrospectionHandler
 from ._iostream import OutStream
 from ._library_compat import install_library_compat
 from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
-from ._shell import KernelShell, load_python_lexer, warm_up_tracebacks
+from ._shell import KernelShell, load_python_lexer
 from ._stdin import StdinBridge
 from ._subshell_magics import SubshellMagics
 from ._subshells import Subshells
 from ._task_interrupts import TaskInterruptController
 from ._version import __version__
+from ._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

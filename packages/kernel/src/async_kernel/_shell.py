@@ -24,7 +24,6 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.payload import PayloadManager
-from IPython.core.ultratb import VerboseTB
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
@@ -373,18 +372,6 @@ def load_python_lexer() -> None:
     from pygments.lexers import PythonLexer
 
     del PythonLexer
-
-
-def warm_up_tracebacks(theme: str) -> None:
-    """Format a throwaway traceback so that a user's first error skips the imports (any thread).
-
-    IPython's first traceback imports stack_data and compiles pygments' lexer: a tenth of a
-    second or more, which would otherwise delay the reply of the first cell that fails.
-    """
-    try:
-        raise RuntimeError("warming up the traceback formatter")
-    except RuntimeError as exc:
-        VerboseTB(theme_name=theme).structured_traceback(type(exc), exc, exc.__traceback__)
 
 
 def _package_dirs(*names: str) -> tuple[str, ...]:
