@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,3 +140,28 @@ def test_restart_through_the_kernel_manager(tmp_path: Path, backend: str) -> Non
         reply, messages = kernel.execute("print('before_restart' in globals())")
         assert reply["content"]["status"] == "ok"
         assert stdout_of(messages) == "False\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_cell_reaches_the_history_database_by_shutdown(tmp_path: Path, backend: str) -> None:
+    """The saving thread gathers cells before it commits; shutting down writes the rest."""
+    with running_kernel(tmp_path, backend) as kernel:
+        reply, messages = kernel.execute(
+            "hm = get_ipython().history_manager\nprint(hm.hist_file, hm.session_number)"
+        )
+        assert reply["content"]["status"] == "ok"
+        hist_file, session = stdout_of(messages).split()
+        cells = [f"burst_{n} = {n}" for n in range(20)]
+        for code in cells:
+            assert kernel.execute(code)[0]["content"]["status"] == "ok"
+        process = kernel_process(kernel)
+        kernel.reply_for(kernel.send("control", "shutdown_request", {"restart": False}), "control")
+        assert process.wait(timeout=TIMEOUT) == 0
+    with contextlib.closing(sqlite3.connect(hist_file)) as database:
+        stored = [
+            row[0]
+            for row in database.execute(
+                "SELECT source_raw FROM history WHERE session = ? ORDER BY line", (int(session),)
+            )
+        ]
+    assert stored[-len(cells) :] == cells
