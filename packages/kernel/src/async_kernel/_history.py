@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from typing import Any, cast
 
 from IPython.core.history import HistoryManager
@@ -35,6 +34,8 @@ class KernelHistoryManager(HistoryManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._write_lock = threading.Lock()
         """One writer at a time, so entries reach the database in the order they were cached."""
+        self._ending = threading.Event()
+        """Set when the session ends: the saving thread then writes without gathering first."""
         super().__init__(*args, **kwargs)
 
     def writeout_cache(self, conn: sqlite3.Connection | None = None) -> None:
@@ -46,7 +47,8 @@ class KernelHistoryManager(HistoryManager):
         if not self.enabled:
             return
         if threading.current_thread() is self.save_thread:
-            time.sleep(HISTORY_BATCH)  # woken by the first cell of a burst: let the rest come
+            # Woken by the first cell of a burst: let the rest come.
+            self._ending.wait(HISTORY_BATCH)
         # Enabled, so ``db`` is a real connection (a disabled history has a dummy one).
         connection = cast("sqlite3.Connection", self.db if conn is None else conn)
         with self._write_lock:
@@ -88,6 +90,8 @@ class KernelHistoryManager(HistoryManager):
 
 def end_history(history: HistoryManager) -> None:
     """End ``history``'s session and stop its saving thread (any thread)."""
+    if isinstance(history, KernelHistoryManager):
+        history._ending.set()
     history.end_session()
     save_thread = history.save_thread
     if save_thread is not None:
