@@ -74,6 +74,43 @@ def test_sigint_stops_a_busy_cell_and_the_next_cell_runs(
     assert stdout_of(messages) == "after the signal\n"
 
 
+SIGINT_HELD_BACK = """\
+import _thread, signal, threading, time
+ready = threading.Event()
+def spare():  # started without the kernel's thread set-up, so SIGINT is not blocked here
+    ready.set()
+    time.sleep(60)
+_thread.start_new_thread(spare, ())
+ready.wait()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+try:
+    print("sleeping", flush=True)
+    time.sleep(60)
+finally:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+"""
+"""A cell whose sleep a SIGINT cannot break: the signal lands in another thread.
+
+Python then has the SIGINT handler pending, but the main thread's sleep goes on, as when a
+SIGINT lands just before a cell enters ``time.sleep``. The kernel must still stop the cell.
+"""
+
+
+def test_sigint_that_does_not_break_the_sleep_still_stops_the_cell(
+    signal_kernel: KernelHarness,
+) -> None:
+    kernel = signal_kernel
+    msg_id = kernel.client.execute(SIGINT_HELD_BACK)
+    assert kernel.next_iopub_of_type("stream")["content"]["text"] == "sleeping\n"
+    kernel.manager.interrupt_kernel()
+    reply = kernel.reply_for(msg_id)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    after, messages = kernel.execute("print('after the signal')")
+    assert after["content"]["status"] == "ok"
+    assert stdout_of(messages) == "after the signal\n"
+
+
 def test_sigint_while_idle_leaves_the_kernel_serving(signal_kernel: KernelHarness) -> None:
     kernel = signal_kernel
     kernel.manager.interrupt_kernel()

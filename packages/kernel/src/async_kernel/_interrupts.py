@@ -112,8 +112,12 @@ class InterruptController:
         self._main_thread = threading.main_thread()
         self._wakers: list[Callable[[], object]] = []
         self._signal_handlers_installed = False
-        self.signal_watcher = SignalWatcher({signal.SIGTERM, INTERRUPT_SIGNAL}, self._resend_wanted)
-        """Makes sure SIGTERM and the kernel's own interrupts reach their handlers."""
+        self.signal_watcher = SignalWatcher(
+            {signal.SIGTERM, INTERRUPT_SIGNAL},
+            self._resend_wanted,
+            kicks={signal.SIGINT: INTERRUPT_SIGNAL},
+        )
+        """Makes sure SIGTERM, SIGINT and the kernel's own interrupts reach their handlers."""
         self._deferred: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
 
     def add_waker(self, wake: Callable[[], object]) -> None:
@@ -140,9 +144,14 @@ class InterruptController:
         self.signal_watcher.start()
 
     def _resend_wanted(self, signum: int) -> bool:
-        """Whether the watcher should send ``signum`` again (watcher thread)."""
+        """Whether the watcher should send ``signum`` (or its kick) again (watcher thread)."""
         if signum == INTERRUPT_SIGNAL:
             return self._owes_main_thread()
+        if signum == signal.SIGINT:
+            # Only a cell in the main thread can hold its handler back: the idle event loop
+            # wakes on the signal by itself.
+            with self._lock:
+                return any(cell.thread is self._main_thread for cell in self._cells)
         return True
 
     def _owes_main_thread(self) -> bool:
@@ -281,7 +290,7 @@ class InterruptController:
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         """A SIGINT sent to the process: interrupt every running cell."""
-        del signum
+        self.signal_watcher.acknowledge(signum)
         self.interrupt_from_signal_handler(frame)
 
     def interrupt_from_signal_handler(self, frame: FrameType | None) -> None:

@@ -15,8 +15,10 @@ wakeup descriptor installed before (trio's, which wakes its loop on signals) sti
 byte: the watcher passes them on.
 
 The kernel watches SIGTERM and its own interrupt signal, whose copies are harmless (see
-``_interrupts``). It does not watch SIGINT: a copy could not be told from a second SIGINT, which
-stops every running cell again.
+``_interrupts``). SIGINT is not sent again: a copy could not be told from a second SIGINT, which
+stops every running cell again. Its handler is reached with a *kick* instead: another signal,
+whose own handler does nothing unasked. The kick interrupts the main thread's blocking call,
+and CPython then runs every handler that is pending, the SIGINT one first.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["SignalWatcher"]
 
@@ -46,11 +48,19 @@ class SignalWatcher:
         watched: the signals to watch; each handler must call :meth:`acknowledge`.
         should_resend: called (in the watcher thread) with a signal number whose handler has
             not run yet; False when the signal no longer matters (no cell left to interrupt).
+        kicks: signals reached by sending another one (the value) instead of themselves; their
+            handlers must call :meth:`acknowledge` too.
     """
 
-    def __init__(self, watched: Iterable[int], should_resend: Callable[[int], bool]) -> None:
+    def __init__(
+        self,
+        watched: Iterable[int],
+        should_resend: Callable[[int], bool],
+        kicks: Mapping[int, int] | None = None,
+    ) -> None:
         self._should_resend = should_resend
-        self._watched = {int(signum) for signum in watched}
+        self._kicks = {int(signum): int(kick) for signum, kick in (kicks or {}).items()}
+        self._watched = {int(signum) for signum in watched} | self._kicks.keys()
         self._runs = dict.fromkeys(self._watched, 0)
         """How often each handler has run; written in the main thread only."""
         self._covered = dict.fromkeys(self._watched, 0)
@@ -101,7 +111,8 @@ class SignalWatcher:
                 continue
             if not self._should_resend(signum):
                 return
-            log.debug("handler for signal %d has not run; sending it again", signum)
-            signal.pthread_kill(threading.main_thread().ident or 0, signum)
-            return  # the re-sent signal comes back through the wakeup descriptor
+            sent = self._kicks.get(signum, signum)
+            log.debug("handler for signal %d has not run; sending signal %d", signum, sent)
+            signal.pthread_kill(threading.main_thread().ident or 0, sent)
+            return  # the signal sent comes back through the wakeup descriptor
         self._covered[signum] = self._runs[signum]
