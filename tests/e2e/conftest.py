@@ -5,9 +5,10 @@ own browser downloads cannot be fetched here). Without it the tests skip with a 
 what is missing, except under CI (``CI`` set), where a missing browser fails them.
 
 One xdist worker runs all of them against one server while the other workers run the rest of
-the suite (``pytest_xdist_make_scheduler`` in ``tests/conftest.py`` groups ``tests/e2e/``). Each test gets a fresh browser context and page; its kernels are shut
-down when it ends. A failing test leaves a screenshot, the browser console log and its kernel messages in
-:data:`ARTIFACTS`, and the report names the files.
+the suite (``pytest_xdist_make_scheduler`` in ``tests/conftest.py`` groups ``tests/e2e/``).
+Each test gets a fresh browser context and page; its kernels are shut down when it ends. A
+failing test leaves a screenshot, the browser console log, its kernel messages and the server's
+log (with the kernels' stderr) in :data:`ARTIFACTS`, and the report names the files.
 """
 
 from __future__ import annotations
@@ -171,6 +172,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         messages = ARTIFACTS / f"{stem}.messages.txt"
         messages.write_text("\n".join(wire_log.lines), encoding="utf-8")
         report.sections.append(("e2e kernel messages", str(messages)))
+    server: LabServer | None = getattr(item, "funcargs", {}).get("lab_server")
+    if server is not None and server.log.exists():
+        # The server's log holds its kernels' stderr too: their warnings and tracebacks.
+        server_log = ARTIFACTS / f"{stem}.server.log"
+        shutil.copyfile(server.log, server_log)
+        report.sections.append(("e2e server and kernel log", str(server_log)))
 
 
 def _shut_down_sessions(server: LabServer) -> None:
