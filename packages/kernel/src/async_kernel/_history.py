@@ -38,6 +38,11 @@ class KernelHistoryManager(HistoryManager):
         """Set when the session ends: the saving thread then writes without gathering first."""
         super().__init__(*args, **kwargs)
 
+    def end_session(self) -> None:
+        """End the session: the saving thread stops gathering, and the rest is written now."""
+        self._ending.set()
+        super().end_session()
+
     def writeout_cache(self, conn: sqlite3.Connection | None = None) -> None:
         """Write the cached inputs and outputs to the database (the saving thread, or any).
 
@@ -90,8 +95,6 @@ class KernelHistoryManager(HistoryManager):
 
 def end_history(history: HistoryManager) -> None:
     """End ``history``'s session and stop its saving thread (any thread)."""
-    if isinstance(history, KernelHistoryManager):
-        history._ending.set()
     history.end_session()
     save_thread = history.save_thread
     if save_thread is not None:

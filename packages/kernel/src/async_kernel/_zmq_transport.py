@@ -190,9 +190,11 @@ class ZmqTransport:
     def call_later(self, delay: float, func: Callable[[], object]) -> None:
         """Run ``func`` in the IO thread after ``delay`` seconds (any thread)."""
         deadline = time.monotonic() + delay
-        self.call_soon(
-            lambda: heapq.heappush(self._timers, (deadline, next(self._timer_ids), func))
-        )
+        self.call_soon(lambda: self._add_timer(deadline, func))
+
+    def _add_timer(self, deadline: float, func: Callable[[], object]) -> None:
+        """Run ``func`` at ``deadline`` (monotonic seconds); IO thread only."""
+        heapq.heappush(self._timers, (deadline, next(self._timer_ids), func))
 
     async def read_waiting(self, channel: Channel) -> None:
         """Have the IO thread read every message already waiting on ``channel``.
@@ -310,8 +312,9 @@ class ZmqTransport:
         except zmq.ZMQError as exc:
             now = time.monotonic()
             if exc.errno in _NOT_DELIVERABLE_YET and now < deadline:
-                again = lambda: self._send_to_stdin_peer(frames, deadline)
-                heapq.heappush(self._timers, (now + STDIN_PEER_RETRY, next(self._timer_ids), again))
+                self._add_timer(
+                    now + STDIN_PEER_RETRY, lambda: self._send_to_stdin_peer(frames, deadline)
+                )
             else:
                 log.warning(
                     "dropped an input request: the frontend's stdin socket is not connected (%s)",
