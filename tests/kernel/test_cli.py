@@ -72,10 +72,15 @@ def fake_start(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         calls.append((connection_file, backend))
         return 0
 
+    stub_kernel_start(monkeypatch, run_kernel)
+    return calls
+
+
+def stub_kernel_start(monkeypatch: pytest.MonkeyPatch, run_kernel: object) -> None:
+    """Make ``async_kernel._start`` a module whose ``run_kernel`` is the given stub."""
     module = types.ModuleType("async_kernel._start")
     module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
     monkeypatch.setitem(sys.modules, "async_kernel._start", module)
-    return calls
 
 
 def run_module(*args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -257,9 +262,7 @@ def test_start_listens_on_the_files_ports_before_the_kernel_runs(
         listening.append(len(listeners))
         listeners.close()
 
-    module = types.ModuleType("async_kernel._start")
-    module.run_kernel = run_kernel  # pyright: ignore[reportAttributeAccessIssue]
-    monkeypatch.setitem(sys.modules, "async_kernel._start", module)
+    stub_kernel_start(monkeypatch, run_kernel)
     connection_file = tmp_path / "kernel.json"
     connection_file.write_text(json.dumps({"ip": "127.0.0.1", "key": "k", **free_ports()}))
     assert main(["-f", str(connection_file)]) is None
