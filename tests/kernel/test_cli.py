@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from async_kernel import _kernelspec
-from async_kernel._cli import main
-from async_kernel._listeners import Listeners
+from async_kernel.cli import _kernelspec
+from async_kernel.cli._main import main
+from async_kernel.messaging._listeners import Listeners
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -379,7 +379,10 @@ def heavy_modules_imported(modules: str, heavy: tuple[str, ...]) -> list[str]:
 def test_listening_needs_no_heavy_import() -> None:
     """The command line listens on the kernel's ports before importing typing or logging."""
     heavy = ("typing", "logging", "asyncio", "zmq", "IPython", "importlib.metadata")
-    assert heavy_modules_imported("async_kernel.__main__, async_kernel._listeners", heavy) == []
+    assert (
+        heavy_modules_imported("async_kernel.__main__, async_kernel.messaging._listeners", heavy)
+        == []
+    )
 
 
 def test_entry_module_imports_little() -> None:
@@ -400,7 +403,7 @@ def test_install_does_not_import_the_kernel(jupyter_dirs: Path) -> None:
     """install and list never import async_kernel._start or jupyter_client."""
     code = (
         "import sys\n"
-        "from async_kernel._cli import main\n"
+        "from async_kernel.cli._main import main\n"
         f"main(['install', '--name', 'async-test', '--prefix', {str(jupyter_dirs)!r}])\n"
         f"main(['list', '--prefix', {str(jupyter_dirs)!r}])\n"
         "print(sorted(n for n in sys.modules if n.startswith(('async_kernel._start', "

@@ -1,4 +1,4 @@
-"""Tests for async_kernel._kernelspec: writing, finding and removing kernel specs."""
+"""Tests for async_kernel.cli._kernelspec: writing, finding and removing kernel specs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from async_kernel import _kernelspec
 from async_kernel._exceptions import UnknownBackendError
-from async_kernel._kernelspec import (
+from async_kernel.cli import _kernelspec
+from async_kernel.cli._kernelspec import (
     ForeignKernelSpecError,
     InvalidKernelNameError,
     KernelSpecNotFoundError,

@@ -20,7 +20,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._backends import BackendSpec as BackendSpec
     from ._callable import CallableKernel as CallableKernel
     from ._exceptions import ConnectionFileError as ConnectionFileError
     from ._exceptions import GuiError as GuiError
@@ -29,15 +28,16 @@ if TYPE_CHECKING:
     from ._exceptions import KernelError as KernelError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
-    from ._gui import GuiIntegration as GuiIntegration
     from ._start import start_kernel as start_kernel
+    from .runtime._backends import BackendSpec as BackendSpec
+    from .shell._gui import GuiIntegration as GuiIntegration
 
 _LAZY = {
-    "BackendSpec": "._backends",
+    "BackendSpec": ".runtime._backends",
     "CallableKernel": "._callable",
     "ConnectionFileError": "._exceptions",
     "GuiError": "._exceptions",
-    "GuiIntegration": "._gui",
+    "GuiIntegration": ".shell._gui",
     "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": "._exceptions",
     "KernelError": "._exceptions",

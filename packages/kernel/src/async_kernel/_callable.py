@@ -38,12 +38,12 @@ from IPython.core.error import StdinNotImplementedError
 
 from async_caller import Caller, CallerStoppedError
 
-from . import _json
-from ._codec import DELIMITER, check_header
-from ._connection import ConnectionInfo
 from ._exceptions import InvalidMessageError
-from ._message import PROTOCOL_VERSION, Channel
-from ._task_interrupts import TaskInterruptController
+from .messaging import _json
+from .messaging._codec import DELIMITER, check_header
+from .messaging._connection import ConnectionInfo
+from .messaging._message import PROTOCOL_VERSION, Channel
+from .runtime._task_interrupts import TaskInterruptController
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
     from ._kernel import Kernel
-    from ._transport import FramesHandler
+    from .messaging._transport import FramesHandler
 
 __all__ = ["CallableKernel", "CallableTransport", "InputHandler", "MessageHandler"]
 

@@ -33,16 +33,16 @@ import sniffio
 
 from async_caller import Caller, CallerStoppedError
 
-from ._context import current_request, current_subshell
-from ._message import Channel
-from ._subshells import UnknownSubshellError
+from .handlers._subshells import UnknownSubshellError
+from .messaging._message import Channel
+from .shell._context import current_request, current_subshell
 
 if TYPE_CHECKING:
     from async_caller import Pending
 
     from ._kernel import Kernel
-    from ._message import Message
-    from ._subshells import Subshell
+    from .handlers._subshells import Subshell
+    from .messaging._message import Message
 
 __all__ = ["DEFAULT_RUN_MODES", "Dispatcher", "RunMode"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._message import Message
+    from .messaging._message import Message
 
 
 class KernelError(Exception):

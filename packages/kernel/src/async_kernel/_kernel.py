@@ -19,33 +19,33 @@ import anyio
 
 from async_caller import Caller, CallerStoppedError, threads_available
 
-from ._codec import MessageCodec
-from ._comm import CommHandler, CommManager, install_comm_hooks
-from ._context import current_request, install_thread_context_inheritance
-from ._debugger import Debugger
 from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
-from ._execute import ExecuteHandler
-from ._gui import GuiManager
-from ._history import end_history
-from ._interrupts import InterruptController
-from ._introspection import IntrospectionHandler
-from ._iostream import OutStream
-from ._library_compat import install_library_compat
-from ._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
-from ._shell import KernelShell, load_python_lexer
-from ._stdin import StdinBridge
-from ._subshell_magics import SubshellMagics
-from ._subshells import Subshells
-from ._task_interrupts import TaskInterruptController
 from ._version import __version__
-from ._warm_up import warm_up_tracebacks
+from .debugger._debugger import Debugger
+from .handlers._comms import CommHandler, CommManager, install_comm_hooks
+from .handlers._execute import ExecuteHandler
+from .handlers._introspection import IntrospectionHandler
+from .handlers._subshell_magics import SubshellMagics
+from .handlers._subshells import Subshells
+from .messaging._codec import MessageCodec
+from .messaging._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
+from .runtime._interrupts import InterruptController
+from .runtime._task_interrupts import TaskInterruptController
+from .shell._context import current_request, install_thread_context_inheritance
+from .shell._gui import GuiManager
+from .shell._history import end_history
+from .shell._iostream import OutStream
+from .shell._library_compat import install_library_compat
+from .shell._shell import KernelShell, load_python_lexer
+from .shell._stdin import StdinBridge
+from .shell._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._connection import ConnectionInfo
-    from ._transport import Transport, TransportFactory
+    from .messaging._connection import ConnectionInfo
+    from .messaging._transport import Transport, TransportFactory
 
 __all__ = ["Kernel"]
 
@@ -78,7 +78,7 @@ class Kernel:
         self.factory = MessageFactory()
         self.transport: Transport
         if transport is None:
-            from ._zmq_transport import ZmqTransport  # only here: pyzmq is absent in Pyodide
+            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
 
             self.transport = ZmqTransport(info, self._on_frames)
         else:

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._backends import resolve_backend
-from ._children import end_child_processes
-from ._connection import ConnectionInfo
 from ._kernel import Kernel, main_thread_only
-from ._listeners import Listeners, listen
-from ._zmq_transport import ZmqTransport
+from .messaging._connection import ConnectionInfo
+from .messaging._listeners import Listeners, listen
+from .messaging.zmq import ZmqTransport
+from .runtime._backends import resolve_backend
+from .runtime._children import end_child_processes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
-    from ._message import Channel
+    from .messaging._message import Channel
 
 __all__ = ["start_kernel"]
 

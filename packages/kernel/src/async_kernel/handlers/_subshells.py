@@ -25,15 +25,15 @@ from IPython.core.completer import IPCompleter
 
 from async_caller import Caller, CallerStoppedError, wait
 
-from ._error_fence import ErrorFence
-from ._history import KernelHistoryManager, end_history
+from ..runtime._error_fence import ErrorFence
+from ..shell._history import KernelHistoryManager, end_history
 
 if TYPE_CHECKING:
     from async_caller import Pending
 
-    from ._kernel import Kernel
-    from ._message import Message
-    from ._shell import KernelShell
+    from .._kernel import Kernel
+    from ..messaging._message import Message
+    from ..shell._shell import KernelShell
 
 __all__ = [
     "MAX_SUBSHELLS",

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError
 
+from ..messaging._message import Channel
 from ._context import current_request
-from ._message import Channel
 
 if TYPE_CHECKING:
-    from ._kernel import Kernel
-    from ._message import Message
+    from .._kernel import Kernel
+    from ..messaging._message import Message
 
 __all__ = ["StdinBridge"]
 

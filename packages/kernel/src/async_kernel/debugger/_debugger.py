@@ -31,7 +31,7 @@ import anyio
 
 from async_caller import Caller, CallerStoppedError, threads_available
 
-from ._cell_files import cell_files
+from ..shell._cell_files import cell_files
 from ._dap import (
     DapError,
     DapMessage,
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
 
     import aiologic
 
-    from ._kernel import Kernel
-    from ._message import Message
+    from .._kernel import Kernel
+    from ..messaging._message import Message
 
 __all__ = ["Debugger"]
 
@@ -434,9 +434,7 @@ class Debugger:
         name = identifier_argument(arguments, "variableName", "richInspectVariables")
         frame_id = arguments.get("frameId")
         if isinstance(frame_id, int) and self._stopped_threads:
-            expression = (
-                f"__import__('async_kernel._debugger', fromlist=['_']).rich_bundle_json({name})"
-            )
+            expression = f"__import__('async_kernel.debugger._debugger', fromlist=['_']).rich_bundle_json({name})"
             result = await self._evaluate_in_frame(frame_id, expression)
             try:
                 bundle = json.loads(ast.literal_eval(result))

@@ -217,8 +217,8 @@ def _run_short_form(parser: argparse.ArgumentParser, arguments: list[str]) -> in
 
 
 def _install(args: argparse.Namespace, name: str | None) -> int | None:
+    from .._exceptions import UnknownBackendError
     from . import _kernelspec
-    from ._exceptions import UnknownBackendError
 
     env = _parse_env(args.env)
     try:
@@ -284,10 +284,10 @@ def _start(
     connection_file: str, backend: str, log_level: str | None, ip: str | None = None
 ) -> int | None:
     # First of all, before the imports below: the frontend is connecting already.
-    from ._listeners import listen
+    from ..messaging._listeners import listen
 
     listeners = listen(connection_file)
-    from ._exceptions import UnknownBackendError
+    from .._exceptions import UnknownBackendError
     from ._kernelspec import check_backend
 
     try:

@@ -18,8 +18,8 @@ from IPython.utils.tokenutil import token_at_cursor
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._kernel import Kernel
-    from ._message import Message
+    from .._kernel import Kernel
+    from ..messaging._message import Message
 
 __all__ = ["IntrospectionHandler"]
 

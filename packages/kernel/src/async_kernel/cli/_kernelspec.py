@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import KernelError, UnknownBackendError
+from .._exceptions import KernelError, UnknownBackendError
 
 DEFAULT_NAME = "async"
 """The name of the spec for the built-in asyncio backend, shipped with the package."""

@@ -17,10 +17,10 @@ import threading
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ._exceptions import GuiError, UnknownGuiError
+from .._exceptions import GuiError, UnknownGuiError
 
 if TYPE_CHECKING:
-    from ._kernel import Kernel
+    from .._kernel import Kernel
 
 __all__ = ["DEFAULT_GUI", "GuiIntegration", "GuiManager", "available_guis"]
 

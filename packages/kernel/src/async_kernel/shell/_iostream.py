@@ -21,7 +21,7 @@ from ._context import current_request
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._message import Message
+    from ..messaging._message import Message
 
 __all__ = ["OutStream"]
 

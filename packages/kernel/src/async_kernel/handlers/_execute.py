@@ -15,14 +15,14 @@ import anyio
 
 from async_caller import Caller
 
-from ._context import current_subshell
-from ._error_fence import ErrorFence
-from ._message import Channel
-from ._shell import CellState, current_cell
+from ..messaging._message import Channel
+from ..runtime._error_fence import ErrorFence
+from ..shell._context import current_subshell
+from ..shell._shell import CellState, current_cell
 
 if TYPE_CHECKING:
-    from ._kernel import Kernel
-    from ._message import Message
+    from .._kernel import Kernel
+    from ..messaging._message import Message
 
 __all__ = ["ExecuteHandler"]
 

@@ -49,11 +49,11 @@ import comm
 from comm.base_comm import BaseComm, BuffersType, CommTargetCallback, MaybeDict
 from comm.base_comm import CommManager as BaseCommManager
 
-from ._context import current_subshell
+from ..shell._context import current_subshell
 
 if TYPE_CHECKING:
-    from ._kernel import Kernel
-    from ._message import Message
+    from .._kernel import Kernel
+    from ..messaging._message import Message
     from ._subshells import Subshell
 
 __all__ = ["Comm", "CommHandler", "CommManager", "install_comm_hooks"]

@@ -13,13 +13,13 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from ._async_exc import start_guarded
+from ..runtime._async_exc import start_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._message import Message
-    from ._subshells import Subshell
+    from ..handlers._subshells import Subshell
+    from ..messaging._message import Message
 
 __all__ = [
     "current_request",

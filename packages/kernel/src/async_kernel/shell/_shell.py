@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
 
-    from ._message import Message
+    from ..messaging._message import Message
 
 __all__ = ["CellState", "KernelShell", "current_cell"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from ._exceptions import UnknownBackendError
+from .._exceptions import UnknownBackendError
 
 __all__ = ["BackendSpec", "available_backends", "resolve_backend"]
 
