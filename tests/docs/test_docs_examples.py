@@ -96,6 +96,13 @@ EXPECTED: dict[str, Expect] = {
         )
     ),
     "client/run_mode_tags.py": Expect(("tagged cell ran in the main thread: False",)),
+    "client/directive_tags.py": Expect(
+        (
+            "slow cell: CellTimeoutError: the cell ran past its timeout of 0.5 s",
+            "expected error: ZeroDivisionError",
+            "the next cell: ok",
+        )
+    ),
     "client/subshells.py": Expect(
         (
             "main shell: released by the subshell",
@@ -134,6 +141,14 @@ EXPECTED: dict[str, Expect] = {
     ),
     "cells/subshell_parallel.ipy": Expect(("main shell: released by the subshell",)),
     "cells/widgets.ipy": Expect(("observed a change to 5",)),
+    "cells/directives.ipy": Expect(
+        (
+            "named thread: async-caller:downloads on trio",
+            "pool thread is main: False",
+            "finished within its timeout",
+            "queued cell is main: True",
+        )
+    ),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
 }
 

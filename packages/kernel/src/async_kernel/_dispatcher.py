@@ -33,9 +33,11 @@ import sniffio
 
 from async_caller import Caller, CallerStoppedError
 
+from ._exceptions import CellDirectiveError
 from .handlers._subshells import UnknownSubshellError
 from .messaging._message import Channel
 from .shell._context import current_request, current_subshell
+from .shell._directives import parse_directives
 
 if TYPE_CHECKING:
     from async_caller import Pending
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from ._kernel import Kernel
     from .handlers._subshells import Subshell
     from .messaging._message import Message
+    from .shell._directives import CellDirectives
 
 __all__ = ["DEFAULT_RUN_MODES", "Dispatcher", "RunMode"]
 
@@ -90,22 +93,24 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
 _ROUTED_BY_COMM = frozenset({"comm_msg", "comm_close"})
 """Shell messages that run in the comm's own shell rather than the one they name."""
 
-CELL_MODE_COMMENTS = {"# task": RunMode.task, "# thread": RunMode.thread}
 
+def cell_run_mode(msg: Message) -> tuple[RunMode | None, CellDirectives | None]:
+    """Return the run mode an execute_request asks for, with its directives.
 
-def cell_run_mode(msg: Message) -> RunMode | None:
-    """Return the run mode an execute_request asks for: a first-line comment or a cell tag."""
-    code = msg.content.get("code")
-    if isinstance(code, str) and code.startswith("# "):
-        first_line = code.split("\n", 1)[0].strip()
-        if first_line in CELL_MODE_COMMENTS:
-            return CELL_MODE_COMMENTS[first_line]
-    tags = msg.metadata.get("tags")
-    if isinstance(tags, list):
-        for tag in tags:
-            if tag in ("task", "thread"):
-                return RunMode(tag)
-    return None
+    A first-line comment or a cell tag chooses it (see ``shell._directives``); a silent
+    execute (a variable inspector, a console's own request) that chooses none runs as a task
+    in its shell's loop, so it never waits behind a running cell. Directives that do not parse
+    leave the default: the execute handler reports the mistake as the cell's error.
+    """
+    try:
+        directives = parse_directives(msg)
+    except CellDirectiveError:
+        return None, None
+    if directives.run_mode is not None:
+        return RunMode(directives.run_mode), directives
+    if msg.content.get("silent"):
+        return RunMode.task, directives
+    return None, directives
 
 
 def reply_type(msg_type: str) -> str | None:
@@ -148,7 +153,15 @@ class Dispatcher:
                 subshell = kernel.comm_manager.home_of(msg.content.get("comm_id"))
             caller = kernel.main_caller if subshell is None else subshell.caller
         if msg_type == "execute_request":
-            mode = cell_run_mode(msg) or mode
+            cell_mode, directives = cell_run_mode(msg)
+            mode = cell_mode or mode
+            if directives is not None and directives.named_thread:
+                # Queued in the named worker: its cells run in order, in its own loop.
+                try:
+                    caller = kernel.workers.get(directives.thread_name, directives.thread_backend)
+                except Exception:  # noqa: BLE001 - the execute handler reports it as the cell's error
+                    log.debug("no worker %r: the cell reports why", directives.thread_name)
+                mode = RunMode.queue
         try:
             pending = self._submit(mode, caller, handler, msg, subshell)
         except CallerStoppedError:

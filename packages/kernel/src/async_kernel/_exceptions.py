@@ -55,3 +55,23 @@ class UnknownGuiError(GuiError, LookupError):
 
 class GuiUnavailableError(GuiError, ImportError):
     """A GUI integration needs a package that is not installed; the message names it."""
+
+
+class CellDirectiveError(KernelError, ValueError):
+    """A cell directive (first-line comment or cell tag) has a bad or unknown argument.
+
+    The cell does not run: a typo in a directive must not silently run it some other way.
+    The message names the argument and what is allowed.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: the lines a cell's error shows instead of a traceback."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+class CellTimeoutError(KernelError, TimeoutError):
+    """A cell ran longer than its ``timeout=SECONDS`` directive allowed and was interrupted."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: the lines a cell's error shows instead of a traceback."""
+        return [f"{type(self).__name__}: {self}"]

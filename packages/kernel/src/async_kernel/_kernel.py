@@ -32,6 +32,7 @@ from .messaging._codec import MessageCodec
 from .messaging._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from .runtime._interrupts import InterruptController
 from .runtime._task_interrupts import TaskInterruptController
+from .runtime._worker_callers import WorkerCallers
 from .shell._context import current_request, install_thread_context_inheritance
 from .shell._gui import GuiManager
 from .shell._history import end_history
@@ -87,6 +88,8 @@ class Kernel:
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
+        self.workers = WorkerCallers(backend)
+        """Named worker callers (``# thread name=...`` cells, ``%thread``)."""
         self.stdin = StdinBridge(self)
         self._execute = ExecuteHandler(self)
         self._introspection = IntrospectionHandler(self)
@@ -143,6 +146,7 @@ class Kernel:
                 await self._shutdown_requested.wait()
             finally:
                 self.control_caller.stop()
+                self.workers.stop_all()
                 self.subshells.stop_all()
         self._stop()
 

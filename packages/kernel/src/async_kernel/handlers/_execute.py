@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from async_caller import Caller
+from async_caller import UnknownBackendError as UnknownCallerBackendError
 
+from .._exceptions import KernelError
 from ..messaging._message import Channel
 from ..runtime._error_fence import ErrorFence
 from ..shell._context import current_subshell
+from ..shell._directives import CellDirectives, parse_directives
 from ..shell._shell import CellState, current_cell
 
 if TYPE_CHECKING:
     from .._kernel import Kernel
     from ..messaging._message import Message
+    from ..runtime._interrupts import RunningCell
 
 __all__ = ["ExecuteHandler"]
 
@@ -54,8 +58,18 @@ class ExecuteHandler:
         started = time.monotonic()
         count = shell.execution_count
         state = CellState(msg, count, cancelled_exc_class=anyio.get_cancelled_exc_class())
+        directives, directive_error = self._directives(msg)
+        state.timeout = directives.timeout
+        state.queued = (
+            directives.run_mode in (None, "queue") and not silent and not directives.named_thread
+        )
         token = current_cell.set(state)
-        coroutine = self._run_cell(code, store_history=store_history, silent=silent, msg=msg)
+        if directive_error is not None:
+            coroutine = self._report(directive_error)
+        else:
+            coroutine = self._run_cell(code, store_history=store_history, silent=silent, msg=msg)
+            if directives.timeout is not None:
+                kernel.transport.call_later(directives.timeout, lambda: self._time_out(state))
         try:
             with anyio.CancelScope() as scope:
                 caller = Caller.get_current()
@@ -102,7 +116,10 @@ class ExecuteHandler:
                 "user_expressions": {},
                 "payload": payload,
             }
-            if content.get("stop_on_error", True):
+            stop_on_error = directives.stop_on_error
+            if stop_on_error is None:
+                stop_on_error = bool(content.get("stop_on_error", True))
+            if stop_on_error and not directives.raises_exception:
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
                 await kernel.transport.read_waiting(Channel.shell)
@@ -110,6 +127,32 @@ class ExecuteHandler:
         kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False
+
+    def _directives(self, msg: Message) -> tuple[CellDirectives, Exception | None]:
+        """The cell's directives, or the mistake in them that becomes the cell's error."""
+        try:
+            directives = parse_directives(msg)
+            if directives.named_thread:
+                worker = self._kernel.workers.get(directives.thread_name, directives.thread_backend)
+                del worker  # the dispatcher queued the cell there; this only surfaces its error
+        except (KernelError, UnknownCallerBackendError) as exc:
+            return CellDirectives(), exc
+        return directives, None
+
+    def _time_out(self, state: CellState) -> None:
+        """Interrupt the cell of ``state`` if it still runs: its time is up (IO thread)."""
+
+        def this_cell(cell: RunningCell) -> bool:
+            if cell.state is not state:
+                return False
+            state.timed_out = True
+            return True
+
+        self._kernel.interrupts.interrupt(this_cell)
+
+    async def _report(self, error: Exception) -> None:
+        """Show ``error`` as the cell's error instead of running it."""
+        self._kernel.shell.showtraceback((type(error), error, error.__traceback__))
 
     async def _run_cell(
         self, code: str, *, store_history: bool, silent: bool, msg: Message

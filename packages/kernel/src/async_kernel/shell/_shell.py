@@ -29,6 +29,7 @@ from traitlets import Type
 
 from async_caller import threads_available
 
+from .._exceptions import CellTimeoutError
 from ._cell_files import CellCompiler
 from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
@@ -72,6 +73,12 @@ class CellState:
     interrupted: bool = False
     cancelled_exc_class: type[BaseException] | None = None
     payload: list[dict[str, Any]] = field(default_factory=list)
+    timeout: float | None = None
+    """Seconds the cell may run (its ``timeout=`` directive), or None."""
+    timed_out: bool = False
+    """The interrupt came from the cell's timeout: its error says so."""
+    queued: bool = False
+    """The cell runs in its shell's queue: requests to that shell wait until it ends."""
 
 
 current_cell: ContextVar[CellState | None] = ContextVar("async_kernel_cell", default=None)
@@ -278,8 +285,16 @@ class KernelShell(InteractiveShell):
         """Publish the error on iopub and remember it for the execute reply."""
         cell = current_cell.get()
         if cell is not None and cell.interrupted and _is_interrupt(etype, cell):
-            stb = [*_where_interrupted(evalue.__traceback__), _INTERRUPTED]
-            etype, evalue = KeyboardInterrupt, KeyboardInterrupt()
+            where = _where_interrupted(evalue.__traceback__)
+            if cell.timed_out:
+                evalue = CellTimeoutError(
+                    f"the cell ran past its timeout of {cell.timeout:g} s and was interrupted"
+                )
+                etype = CellTimeoutError
+                stb = [*where, f"\x1b[0;31mCellTimeoutError\x1b[0m: {evalue}"]
+            else:
+                stb = [*where, _INTERRUPTED]
+                etype, evalue = KeyboardInterrupt, KeyboardInterrupt()
         content = {"ename": etype.__name__, "evalue": str(evalue), "traceback": stb}
         self.sink.flush_streams()
         self.sink.publish("error", content)
