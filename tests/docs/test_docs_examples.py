@@ -149,6 +149,15 @@ EXPECTED: dict[str, Expect] = {
             "queued cell is main: True",
         )
     ),
+    "cells/utils.ipy": Expect(
+        (
+            "a Kernel: True",
+            "this cell's request: execute_request",
+            "tags: []",
+            "in subshell: True",
+            "seen from the subshell's context: True",
+        )
+    ),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
 }
 

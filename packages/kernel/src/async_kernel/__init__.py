@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from . import utils as utils
     from ._callable import CallableKernel as CallableKernel
     from ._exceptions import ConnectionFileError as ConnectionFileError
     from ._exceptions import GuiError as GuiError
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ._exceptions import KernelError as KernelError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
+    from ._kernel import Kernel as Kernel
     from ._start import start_kernel as start_kernel
     from .runtime._backends import BackendSpec as BackendSpec
     from .shell._gui import GuiIntegration as GuiIntegration
@@ -40,10 +42,12 @@ _LAZY = {
     "GuiIntegration": ".shell._gui",
     "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": "._exceptions",
+    "Kernel": "._kernel",
     "KernelError": "._exceptions",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
+    "utils": ".utils",
 }
 
 __all__ = [
@@ -54,11 +58,13 @@ __all__ = [
     "GuiIntegration",
     "GuiUnavailableError",
     "InvalidMessageError",
+    "Kernel",
     "KernelError",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",
     "start_kernel",
+    "utils",
 ]
 
 
@@ -68,6 +74,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'async_kernel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    imported = importlib.import_module(module, __name__)
+    value = imported if module == f".{name}" else getattr(imported, name)
     globals()[name] = value
     return value
