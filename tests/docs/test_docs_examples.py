@@ -158,6 +158,18 @@ EXPECTED: dict[str, Expect] = {
             "seen from the subshell's context: True",
         )
     ),
+    "cells/async_magics.ipy": Expect(
+        (
+            "line ran in async-caller:worker-",
+            "cell ran in async-caller:fetcher",
+            "the main shell sees: [1, 2, 3]",
+            "asyncio magic: asyncio",
+            "trio magic: trio",
+            "from a function: 42",
+            "name",
+            "fetcher",
+        )
+    ),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
 }
 

@@ -26,6 +26,7 @@ from .debugger._debugger import Debugger
 from .handlers._comms import CommHandler, CommManager, install_comm_hooks
 from .handlers._execute import ExecuteHandler
 from .handlers._introspection import IntrospectionHandler
+from .handlers._kernel_magics import ConnectionDetails, KernelMagics
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .messaging._codec import MessageCodec
@@ -88,6 +89,8 @@ class Kernel:
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
+        self.connection_file: str | None = None
+        """The connection file the kernel serves, when it was started from one."""
         self.workers = WorkerCallers(backend)
         """Named worker callers (``# thread name=...`` cells, ``%thread``)."""
         self.stdin = StdinBridge(self)
@@ -157,6 +160,14 @@ class Kernel:
         install_comm_hooks(self)
         install_library_compat()
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
+        self.shell.register_magics(
+            KernelMagics(
+                self.shell,
+                connection=self._connection_details,
+                workers=self.workers,
+                kernel_callers=self._callers,
+            )
+        )
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
@@ -169,6 +180,36 @@ class Kernel:
             self._streams.append(stream)
             setattr(sys, name, stream)
         self.stdin.install()
+
+    def _connection_details(self) -> ConnectionDetails:
+        """The connection file's content (with the ports bound) and its path, for magics."""
+        info = self.info
+        ports = getattr(self.transport, "ports", None)
+        if isinstance(ports, dict) and ports:
+            info = info.with_ports(ports)
+        content = {
+            "transport": info.transport,
+            "ip": info.ip,
+            "shell_port": info.shell_port,
+            "iopub_port": info.iopub_port,
+            "stdin_port": info.stdin_port,
+            "control_port": info.control_port,
+            "hb_port": info.hb_port,
+            "signature_scheme": info.signature_scheme,
+            "key": info.key.decode("ascii"),
+            "kernel_name": info.kernel_name,
+        }
+        return ConnectionDetails(content, self.connection_file)
+
+    def _callers(self) -> list[Caller]:
+        """The kernel's own callers (the main shell's first); ``%callers`` adds their children."""
+        callers = [self.main_caller, self.control_caller]
+        for subshell_id in self.subshells.ids():
+            subshell = self.subshells.get(subshell_id)
+            if subshell is not None:
+                callers.append(subshell.caller)
+        callers.extend(self.workers.callers.values())
+        return callers
 
     def _stop(self) -> None:
         self.gui.stop()

@@ -87,6 +87,7 @@ def _run_kernel(
         return ZmqTransport(info, on_frames, listeners=listeners)
 
     kernel = Kernel(info, backend=backend_spec.name, transport=transport)
+    kernel.connection_file = str(path.resolve())
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
