@@ -96,6 +96,15 @@ EXPECTED: dict[str, Expect] = {
         )
     ),
     "client/run_mode_tags.py": Expect(("tagged cell ran in the main thread: False",)),
+    "client/zmq_client.py": Expect(
+        (
+            "kernel: async_kernel",
+            "user expression: 45",
+            "completions: ['total']",
+            "inspect found it: True",
+            "the kernel has shut down",
+        )
+    ),
     "client/directive_tags.py": Expect(
         (
             "slow cell: CellTimeoutError: the cell ran past its timeout of 0.5 s",
@@ -168,6 +177,13 @@ EXPECTED: dict[str, Expect] = {
             "from a function: 42",
             "name",
             "fetcher",
+        )
+    ),
+    "cells/local_client.ipy": Expect(
+        (
+            "sent a cell: ok [0, 1, 4, 9, 16]",
+            "completions: ['squares']",
+            "the notebook has it: [0, 1, 4, 9, 16]",
         )
     ),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),

@@ -30,6 +30,7 @@ from .handlers._kernel_magics import ConnectionDetails, KernelMagics
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .messaging._codec import MessageCodec
+from .messaging._local_routes import LocalRoutes
 from .messaging._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from .runtime._interrupts import InterruptController
 from .runtime._task_interrupts import TaskInterruptController
@@ -91,6 +92,8 @@ class Kernel:
         self.interrupts = interrupts
         self.connection_file: str | None = None
         """The connection file the kernel serves, when it was started from one."""
+        self.local = LocalRoutes()
+        """Clients in this process (``LocalClient``): their replies skip the transport."""
         self.workers = WorkerCallers(backend)
         """Named worker callers (``# thread name=...`` cells, ``%thread``)."""
         self.stdin = StdinBridge(self)
@@ -248,6 +251,8 @@ class Kernel:
         frames = self.codec.serialize(
             header, request.header_frame or request.header, content, metadata, idents=request.idents
         )
+        if self.local.active and self.local.route(request.channel, request.idents, frames):
+            return
         self.transport.send(request.channel, frames)
 
     def reply_error(
@@ -293,6 +298,8 @@ class Kernel:
             buffers=buffers,
             idents=(topic,),
         )
+        if self.local.active:
+            self.local.copy_iopub(Channel.iopub, frames)
         self.transport.send(Channel.iopub, frames, urgent=urgent)
 
     def get_parent(self) -> dict[str, Any]:
@@ -329,6 +336,10 @@ class Kernel:
         self.publish("stream", {"name": name, "text": text}, parent)
 
     # --- receiving (IO thread) --------------------------------------------------------------
+
+    def receive_local(self, channel: Channel, frames: list[bytes]) -> None:
+        """Take a request from a client in this process (any thread): as if off the wire."""
+        self.transport.call_soon(lambda: self._on_frames(channel, frames))
 
     def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
         try:

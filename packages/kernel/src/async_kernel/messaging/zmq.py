@@ -403,3 +403,18 @@ class ZmqTransport:
             log.error("heartbeat stopped: %s", exc)
         finally:
             socket.close(linger=0)
+
+
+_CLIENTS = {"ZMQClient": "async_kernel.client._zmq"}
+"""Names loaded on first use from the client layer above (by string: no upward import)."""
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _CLIENTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
