@@ -123,6 +123,15 @@ EXPECTED: dict[str, Expect] = {
     "client/comm_echo.py": Expect(("echoed: {'n': 1}", "echoed: {'n': 2}", "closed: True")),
     "client/widget_await.py": Expect(("the cell saw the slider move to 7",)),
     "client/input.py": Expect(("the kernel asks: Your name?", "the cell prints: hello Ada")),
+    # Custom kernels
+    "custom/echo_kernel.py": Expect(
+        (
+            "asyncio echo kernel: echo: 1 + 1",
+            "asyncio calculator kernel: 1024",
+            "trio echo kernel: echo: 1 + 1",
+            "trio calculator kernel: 1024",
+        )
+    ),
     # JupyterLite and Pyodide
     "lite/callable_host.py": Expect(
         ("kernel: async_kernel", "stream: awaited", "result: 42", "kernel stopped")

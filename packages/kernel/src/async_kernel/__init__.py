@@ -31,8 +31,10 @@ if TYPE_CHECKING:
     from ._exceptions import UnknownGuiError as UnknownGuiError
     from ._kernel import Kernel as Kernel
     from ._start import start_kernel as start_kernel
+    from .cli._kernelspec import write_kernel_spec as write_kernel_spec
     from .runtime._backends import BackendSpec as BackendSpec
     from .shell._gui import GuiIntegration as GuiIntegration
+    from .shell._shell import KernelShell as KernelShell
 
 _LAZY = {
     "BackendSpec": ".runtime._backends",
@@ -43,10 +45,12 @@ _LAZY = {
     "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": "._exceptions",
     "Kernel": "._kernel",
+    "KernelShell": ".shell._shell",
     "KernelError": "._exceptions",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
+    "write_kernel_spec": ".cli._kernelspec",
     "utils": ".utils",
 }
 
@@ -60,11 +64,13 @@ __all__ = [
     "InvalidMessageError",
     "Kernel",
     "KernelError",
+    "KernelShell",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",
     "start_kernel",
     "utils",
+    "write_kernel_spec",
 ]
 
 

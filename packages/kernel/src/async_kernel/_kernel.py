@@ -60,7 +60,20 @@ class Kernel:
 
     Create it in the main thread, install its SIGINT handler, then run :meth:`run` in the
     main thread's event loop (``_start.start_kernel`` does all three).
+
+    To make a custom kernel, subclass it and start it with
+    ``start_kernel(connection_file, kernel_class=MyKernel)``:
+
+    - a method named after a message type (``execute_request``, ``complete_request``...)
+      handles that message instead of the built-in handler; `default_handler` gives the
+      built-in one to fall back on. It runs where the message type's run mode says, and
+      answers with `reply` and `publish`;
+    - `shell_class` is the IPython shell that runs cells: a subclass of `KernelShell` can,
+      for example, change ``transform_cell``.
     """
+
+    shell_class: type[KernelShell] = KernelShell
+    """The IPython shell class the kernel runs cells in."""
 
     def __init__(
         self,
@@ -122,6 +135,12 @@ class Kernel:
             "delete_subshell_request": self.subshells.delete_subshell_request,
             "list_subshell_request": self.subshells.list_subshell_request,
         }
+        self._default_handlers = dict(handlers)
+        for msg_type in handlers:
+            # A subclass's method named after a message type replaces the built-in handler.
+            override = getattr(type(self), msg_type, None)
+            if callable(override) and override is not getattr(Kernel, msg_type, None):
+                handlers[msg_type] = getattr(self, msg_type)
         self.dispatcher = Dispatcher(self, handlers)
         self.shell: KernelShell
         self.main_caller: Caller
@@ -129,6 +148,14 @@ class Kernel:
         self._streams: list[OutStream] = []
         self._last_execute: Message | None = None
         self._shutdown_requested: anyio.Event | None = None
+
+    def default_handler(self, msg_type: str) -> Handler:
+        """The built-in handler of ``msg_type``, for an override that falls back on it.
+
+        Raises:
+            KeyError: the kernel has no handler for ``msg_type``.
+        """
+        return self._default_handlers[msg_type]
 
     # --- lifecycle (main thread) ------------------------------------------------------------
 
@@ -158,7 +185,7 @@ class Kernel:
 
     def _start_shell(self) -> None:
         install_thread_context_inheritance()
-        self.shell = KernelShell.instance(sink=self, kernel=self)
+        self.shell = self.shell_class.instance(sink=self, kernel=self)
         self.shell.colors = "linux"
         install_comm_hooks(self)
         install_library_compat()

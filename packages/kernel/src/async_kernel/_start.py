@@ -35,8 +35,11 @@ def start_kernel(
     backend: str = "asyncio",
     log_level: str = "WARNING",
     ip: str | None = None,
+    kernel_class: type[Kernel] = Kernel,
 ) -> None:
     """Serve the kernel described by ``connection_file`` until it is shut down (main thread).
+
+    ``kernel_class`` is the kernel to serve: a subclass of `Kernel` makes a custom kernel.
 
     When ``connection_file`` does not exist, the kernel makes a new connection on ``ip``
     (default 127.0.0.1) and writes it there, owner-only, once its sockets are bound; the file
@@ -47,7 +50,12 @@ def start_kernel(
         ConnectionFileError: the connection file cannot be used.
     """
     run_kernel(
-        connection_file, listen(connection_file), backend=backend, log_level=log_level, ip=ip
+        connection_file,
+        listen(connection_file),
+        backend=backend,
+        log_level=log_level,
+        ip=ip,
+        kernel_class=kernel_class,
     )
 
 
@@ -58,19 +66,33 @@ def run_kernel(
     backend: str = "asyncio",
     log_level: str = "WARNING",
     ip: str | None = None,
+    kernel_class: type[Kernel] = Kernel,
 ) -> None:
     """:func:`start_kernel` with sockets already listening on the file's ports (closes them).
 
     The command line listens (``_listeners.listen``) before it imports this module.
     """
     try:
-        _run_kernel(connection_file, listeners, backend=backend, log_level=log_level, ip=ip)
+        _run_kernel(
+            connection_file,
+            listeners,
+            backend=backend,
+            log_level=log_level,
+            ip=ip,
+            kernel_class=kernel_class,
+        )
     finally:
         listeners.close()
 
 
 def _run_kernel(
-    connection_file: str, listeners: Listeners, *, backend: str, log_level: str, ip: str | None
+    connection_file: str,
+    listeners: Listeners,
+    *,
+    backend: str,
+    log_level: str,
+    ip: str | None,
+    kernel_class: type[Kernel],
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
@@ -86,7 +108,7 @@ def _run_kernel(
     def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
         return ZmqTransport(info, on_frames, listeners=listeners)
 
-    kernel = Kernel(info, backend=backend_spec.name, transport=transport)
+    kernel = kernel_class(info, backend=backend_spec.name, transport=transport)
     kernel.connection_file = str(path.resolve())
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)

@@ -20,9 +20,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import KernelError, UnknownBackendError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 DEFAULT_NAME = "async"
 """The name of the spec for the built-in asyncio backend, shipped with the package."""
@@ -201,12 +204,53 @@ def install_kernel_spec(
     sys_prefix: bool = False,
     prefix: str | None = None,
 ) -> Path:
+    """Write the kernel spec of async-kernel itself (what ``async-kernel install`` does).
+
+    The same as `write_kernel_spec` without a command or launcher of its own; see there.
+    """
+    return write_kernel_spec(
+        name,
+        display_name=display_name,
+        backend=backend,
+        env=env,
+        user=user,
+        sys_prefix=sys_prefix,
+        prefix=prefix,
+    )
+
+
+LAUNCHER_FILE = "launch_kernel.py"
+"""The script in a spec's folder that runs the spec's launcher function."""
+
+
+def write_kernel_spec(
+    name: str | None = None,
+    *,
+    display_name: str | None = None,
+    backend: str = BUILTIN_BACKEND,
+    command: Sequence[str] | None = None,
+    launcher: Callable[..., object] | str | None = None,
+    env: Mapping[str, str] | None = None,
+    user: bool = False,
+    sys_prefix: bool = False,
+    prefix: str | None = None,
+) -> Path:
     """Write a kernel spec, replacing an async-kernel spec of the same name.
+
+    This is the one function that writes kernel specs: ``async-kernel install`` and custom
+    kernels use it alike. By default the spec starts async-kernel with this Python.
 
     Args:
         name: The spec name; defaults to `default_kernel_name(backend)`.
         display_name: What front ends show; defaults to `Python 3 (<name>)`.
-        backend: The backend the kernel runs on.
+        backend: The backend the kernel runs on (passed as ``--backend`` to ``command``, or as
+            ``backend=`` to ``launcher``).
+        command: What starts the kernel instead of ``<this python> -m async_kernel``, such as
+            ``("uv", "run", "--module", "async_kernel")``; ``-f {connection_file}`` is added.
+        launcher: A function ``launcher(connection_file, backend)`` that starts a custom
+            kernel (`start_kernel` with ``kernel_class=``). Its source is copied into the spec's
+            folder, so it must be a module-level function whose imports are inside it; or a
+            ``"module:function"`` path, imported when the kernel starts.
         env: Environment variables Jupyter sets for the kernel process.
         user: Install for the current user.
         sys_prefix: Install into this Python environment.
@@ -219,8 +263,10 @@ def install_kernel_spec(
         InvalidKernelNameError: The name has characters Jupyter does not allow.
         UnknownBackendError: The backend is not installed.
         ForeignKernelSpecError: A spec of that name exists and starts another kernel.
-        ValueError: More than one location was given.
+        ValueError: More than one location was given, or both ``command`` and ``launcher``.
     """
+    if command is not None and launcher is not None:
+        raise ValueError("give a command or a launcher, not both")
     name = check_kernel_name(name or default_kernel_name(backend))
     check_backend(backend)
     parent = kernels_dir(user=user, sys_prefix=sys_prefix, prefix=prefix)
@@ -231,12 +277,24 @@ def install_kernel_spec(
             f"{destination} holds a kernel spec that does not start async-kernel; choose "
             f"another name or remove it first with: jupyter kernelspec remove {name}"
         )
-    spec = build_kernel_spec(name, display_name=display_name, backend=backend, env=env)
+    spec = build_kernel_spec(
+        name, display_name=display_name, backend=backend, env=dict(env) if env else None
+    )
+    script = None
+    if launcher is not None:
+        script = _launcher_script(launcher)
+        spec["argv"] = [sys.executable, f"{{resource_dir}}/{LAUNCHER_FILE}", *spec["argv"][3:]]
+    elif command is not None:
+        spec["argv"] = [*command, *spec["argv"][3:]]
+    if launcher is not None or command is not None:
+        spec["metadata"]["async_kernel"] = {"backend": backend}
     parent.mkdir(parents=True, exist_ok=True)
     # Write into a fresh sibling directory, then swap it in, so a reader never sees half a spec.
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
     try:
         (staging / _SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        if script is not None:
+            (staging / LAUNCHER_FILE).write_text(script, encoding="utf-8")
         staging.chmod(0o755)
         if destination.exists():
             shutil.rmtree(destination)
@@ -245,6 +303,43 @@ def install_kernel_spec(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return destination
+
+
+_LAUNCHER_MAIN = """
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-f", dest="connection_file", required=True)
+    parser.add_argument("--backend", default="asyncio")
+    arguments = parser.parse_args()
+    {call}(connection_file=arguments.connection_file, backend=arguments.backend)
+"""
+
+
+def _launcher_script(launcher: Callable[..., object] | str) -> str:
+    """The source of the script that runs ``launcher`` when Jupyter starts the kernel."""
+    header = "# Written by async_kernel.write_kernel_spec: starts this spec's kernel.\n"
+    if isinstance(launcher, str):
+        module, _, function = launcher.partition(":")
+        if not module or not function.isidentifier():
+            raise ValueError(f"a launcher path must read 'module:function', not {launcher!r}")
+        body = f"from {module} import {function} as launch\n"
+        return header + body + _LAUNCHER_MAIN.format(call="launch")
+    import inspect
+    import textwrap
+
+    function_name = getattr(launcher, "__name__", "")
+    if not function_name.isidentifier() or "<locals>" in getattr(launcher, "__qualname__", ""):
+        raise ValueError(
+            f"the launcher {launcher!r} must be a module-level function (its source is copied)"
+        )
+    try:
+        source = textwrap.dedent(inspect.getsource(launcher))
+    except (OSError, TypeError) as exc:
+        raise ValueError(f"cannot read the source of the launcher {launcher!r}: {exc}") from exc
+    return header + source + _LAUNCHER_MAIN.format(call=function_name)
 
 
 def remove_kernel_spec(name: str = DEFAULT_NAME, *, prefix: str | None = None) -> Path:
@@ -333,6 +428,9 @@ def _read_spec(spec_dir: Path) -> dict[str, Any] | None:
 
 def _is_ours(spec: dict[str, Any]) -> bool:
     """Tell whether a spec starts async-kernel (`-m async_kernel` or the `async-kernel` script)."""
+    metadata = spec.get("metadata")
+    if isinstance(metadata, dict) and "async_kernel" in metadata:
+        return True  # written by write_kernel_spec with a command or launcher of its own
     argv = spec.get("argv")
     if not isinstance(argv, list) or not argv:
         return False

@@ -7,9 +7,15 @@ checkers see these names as ``Any`` here; ``async_kernel.client`` holds the type
 
 from __future__ import annotations
 
-from typing import Any
+# Not `from typing import ...`: the command line listens on the kernel's ports before it imports
+# anything it can avoid (see `_listeners`, in this package); type checkers read this as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _LAZY = {
+    "Channel": "async_kernel.messaging._message",
+    "Message": "async_kernel.messaging._message",
     "ClientError": "async_kernel.client._base",
     "KernelReply": "async_kernel.client._base",
     "LocalClient": "async_kernel.client._local",
