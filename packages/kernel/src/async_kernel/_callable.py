@@ -38,10 +38,10 @@ from IPython.core.error import StdinNotImplementedError
 
 from async_caller import Caller, CallerStoppedError
 
-from ._exceptions import InvalidMessageError
 from .messaging import _json
 from .messaging._codec import DELIMITER, check_header
 from .messaging._connection import ConnectionInfo
+from .messaging._errors import InvalidMessageError
 from .messaging._message import PROTOCOL_VERSION, Channel
 from .runtime._task_interrupts import TaskInterruptController
 

@@ -86,14 +86,15 @@ def _run_kernel(
     def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
         return ZmqTransport(info, on_frames, listeners=listeners)
 
+    # Threads inherit the signal mask: block SIGINT while the kernel's threads start (the
+    # shell's history thread among them) so it is delivered to the main thread, which
+    # unblocks it once running.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     kernel = Kernel(info, backend=backend_spec.name, transport=transport)
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
-    # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is
-    # delivered to the main thread, which unblocks it once running.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         anyio.run(
             kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options
