@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import async_caller
+
 
 class KernelError(Exception):
     """Base class of the errors async-kernel raises on purpose."""
 
 
-class UnknownBackendError(KernelError, LookupError):
-    """No kernel backend is registered under the requested name."""
+class UnknownBackendError(KernelError, async_caller.UnknownBackendError):
+    """No kernel backend is registered under the requested name.
+
+    A kind of async_caller's own ``UnknownBackendError`` (an event loop it cannot run), so
+    code that catches that one catches this too.
+    """
 
 
 class GuiError(KernelError, RuntimeError):

@@ -17,6 +17,7 @@ from .messaging._listeners import Listeners, listen
 from .messaging.zmq import ZmqTransport
 from .runtime._backends import resolve_backend
 from .runtime._children import end_child_processes
+from .runtime._logging import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,11 +75,7 @@ def _run_kernel(
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.__stderr__,
-        format="[async-kernel %(levelname)s] %(message)s",
-    )
+    configure_logging(log_level)
     path = Path(connection_file)
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
