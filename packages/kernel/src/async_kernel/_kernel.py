@@ -175,6 +175,8 @@ class Kernel:
         install_library_compat()
         self._restore.append(uninstall_library_compat)
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
+        replaced = sys.stdout, sys.stderr
+        self._restore.append(lambda: _restore_streams(*replaced))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
@@ -192,13 +194,13 @@ class Kernel:
     def _stop(self) -> None:
         self.gui.stop()
         self.outbox.flush_streams()
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        while self._restore:
+            self._restore.pop()()
         self.transport.stop()
         history = self.shell.history_manager
         if history is not None:
             end_history(history)
-        while self._restore:
-            self._restore.pop()()
+        KernelShell.clear_instance()
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
@@ -297,6 +299,10 @@ class Kernel:
             self.stdin.on_message(msg)
         else:
             self.dispatcher.dispatch(msg)
+
+
+def _restore_streams(stdout: Any, stderr: Any) -> None:
+    sys.stdout, sys.stderr = stdout, stderr
 
 
 def main_thread_only() -> None:
