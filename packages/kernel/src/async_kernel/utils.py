@@ -11,7 +11,8 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import KernelError
-from .shell._context import current_request, current_subshell
+from .runtime._context import current_request
+from .shell._subshell import current_subshell
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from ..shell._context import current_subshell
-from ..shell._shell import current_cell
+from ..runtime._cell_state import current_cell
+from ..shell._subshell import current_subshell
 from ..utils import get_kernel
 from ._base import ClientError, KernelClient, decode_frames
 

@@ -17,16 +17,16 @@ from async_caller import Caller
 from async_caller import UnknownBackendError as UnknownCallerBackendError
 
 from .._exceptions import KernelError
-from ..messaging._message import Channel
+from ..runtime._cell_state import CellState, current_cell
 from ..runtime._error_fence import ErrorFence
-from ..shell._context import current_subshell
 from ..shell._directives import CellDirectives, parse_directives
-from ..shell._shell import CellState, current_cell
+from ..shell._subshell import current_subshell
 
 if TYPE_CHECKING:
-    from .._kernel import Kernel
     from ..messaging._message import Message
     from ..runtime._interrupts import RunningCell
+    from ..shell._shell import KernelShell
+    from ._protocols import CellInterrupts, NamedWorkers, RequestArrivals, Sender, Timers
 
 __all__ = ["ExecuteHandler"]
 
@@ -34,15 +34,28 @@ __all__ = ["ExecuteHandler"]
 class ExecuteHandler:
     """Runs cells for the main shell and every subshell."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(
+        self,
+        sender: Sender,
+        shell: KernelShell,
+        interrupts: CellInterrupts,
+        arrivals: RequestArrivals,
+        timers: Timers,
+        workers: NamedWorkers,
+    ) -> None:
+        self._sender = sender
+        self._shell = shell
+        self._interrupts = interrupts
+        self._arrivals = arrivals
+        self._timers = timers
+        self._workers = workers
         self.errors = ErrorFence()
         """What the main shell's last failed cell aborts (stop_on_error); subshells have their own."""
 
     async def execute_request(self, msg: Message) -> None:
         """Run the cell in ``msg`` and send ``execute_reply``."""
-        kernel = self._kernel
-        shell = kernel.shell
+        sender = self._sender
+        shell = self._shell
         content = msg.content
         code = content.get("code", "")
         if not isinstance(code, str):
@@ -53,7 +66,7 @@ class ExecuteHandler:
         errors = self.errors if subshell is None else subshell.errors
         if errors.aborts(msg) or (subshell is not None and subshell.deleted):
             # No execution_count: JupyterLab would show it as the prompt of a cell that never ran.
-            kernel.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
+            sender.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
             return
         started = time.monotonic()
         count = shell.execution_count
@@ -69,20 +82,20 @@ class ExecuteHandler:
         else:
             coroutine = self._run_cell(code, store_history=store_history, silent=silent, msg=msg)
             if directives.timeout is not None:
-                kernel.transport.call_later(directives.timeout, lambda: self._time_out(state))
+                self._timers.call_later(directives.timeout, lambda: self._time_out(state))
         try:
             with anyio.CancelScope() as scope:
                 caller = Caller.get_current()
                 # Registered before execute_input goes out: a client that interrupts as soon
                 # as it sees the cell start must reach it.
-                with kernel.interrupts.running(
+                with self._interrupts.running(
                     state,
                     coroutine,
                     lambda: caller.call_direct(scope.cancel),
                     lambda: scope.cancel_called,
                 ):
                     if not silent:
-                        kernel.publish(
+                        sender.publish(
                             "execute_input", {"code": code, "execution_count": count}, msg
                         )
                     await coroutine
@@ -97,7 +110,7 @@ class ExecuteHandler:
         finally:
             coroutine.close()  # never started if the interrupt came first
             current_cell.reset(token)
-        kernel.flush_streams()
+        sender.flush_streams()
         payload = state.payload
         reply: dict[str, Any]
         if state.error is None:
@@ -122,9 +135,8 @@ class ExecuteHandler:
             if stop_on_error and not directives.raises_exception:
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
-                await kernel.transport.read_waiting(Channel.shell)
-                errors.close(msg, started, kernel.last_seq)
-        kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
+                errors.close(msg, started, await self._arrivals.received_so_far())
+        sender.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False
 
@@ -133,14 +145,14 @@ class ExecuteHandler:
         try:
             directives = parse_directives(msg)
             if directives.named_thread:
-                worker = self._kernel.workers.get(directives.thread_name, directives.thread_backend)
-                del worker  # the dispatcher queued the cell there; this only surfaces its error
+                # The dispatcher queued the cell in that worker; this only surfaces its error.
+                self._workers.get(directives.thread_name, directives.thread_backend)
         except (KernelError, UnknownCallerBackendError) as exc:
             return CellDirectives(), exc
         return directives, None
 
     def _time_out(self, state: CellState) -> None:
-        """Interrupt the cell of ``state`` if it still runs: its time is up (IO thread)."""
+        """Interrupt the cell of ``state`` if it still runs: its time is up (transport thread)."""
 
         def this_cell(cell: RunningCell) -> bool:
             if cell.state is not state:
@@ -148,16 +160,16 @@ class ExecuteHandler:
             state.timed_out = True
             return True
 
-        self._kernel.interrupts.interrupt(this_cell)
+        self._interrupts.interrupt(this_cell)
 
     async def _report(self, error: Exception) -> None:
         """Show ``error`` as the cell's error instead of running it."""
-        self._kernel.shell.showtraceback((type(error), error, error.__traceback__))
+        self._shell.showtraceback((type(error), error, error.__traceback__))
 
     async def _run_cell(
         self, code: str, *, store_history: bool, silent: bool, msg: Message
     ) -> None:
-        shell = self._kernel.shell
+        shell = self._shell
         try:
             transformed: str = shell.transform_cell(code)
             preprocessing_error = None
