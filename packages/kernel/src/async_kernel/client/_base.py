@@ -103,6 +103,9 @@ def _message_dict(
     }
 
 
+_NO_REPLY: dict[str, Any] = {"msg_type": "", "content": {}, "header": {}, "metadata": {}}
+
+
 class _Waiter:
     __slots__ = ("idle", "outputs", "reply")
 
@@ -172,14 +175,25 @@ class KernelClient:
         metadata: dict[str, Any] | None = None,
         subshell_id: str | None = None,
         wait_for_output: bool = True,
+        expect_reply: bool = True,
     ) -> KernelReply:
         """Send a request and wait for its reply, and with ``wait_for_output`` for its output.
+
+        A message without a reply (``comm_msg``) takes ``expect_reply=False``: only its output,
+        up to the kernel's ``status: idle`` for it, is waited for.
 
         Raises:
             ClientError: the client is closed, or no reply came within `timeout` seconds.
         """
         return await self._request(
-            msg_type, content, channel, metadata, subshell_id, wait_for_output, self.timeout
+            msg_type,
+            content,
+            channel,
+            metadata,
+            subshell_id,
+            wait_for_output,
+            self.timeout,
+            expect_reply=expect_reply,
         )
 
     async def _request(
@@ -191,6 +205,8 @@ class KernelClient:
         subshell_id: str | None,
         wait_for_output: bool,
         limit: float | None,
+        *,
+        expect_reply: bool = True,
     ) -> KernelReply:
         self._check_usable()
         header = self._factory.header(msg_type, subshell_id)
@@ -203,8 +219,10 @@ class KernelClient:
             self._send(Channel(channel), frames)
             try:
                 with anyio.fail_after(limit):
-                    reply = await waiter.reply
-                    if wait_for_output:
+                    reply: dict[str, Any] = _NO_REPLY
+                    if expect_reply:
+                        reply = await waiter.reply
+                    if wait_for_output or not expect_reply:
                         await waiter.idle
             except TimeoutError:
                 raise ClientError(
@@ -271,6 +289,22 @@ class KernelClient:
         position = len(code) if cursor_pos is None else cursor_pos
         content = {"code": code, "cursor_pos": position, "detail_level": detail_level}
         return await self.request("inspect_request", content)
+
+    async def comm_msg(
+        self, comm_id: str, data: dict[str, Any], *, subshell_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Send a comm message, as a frontend's widget does, and wait until it was handled.
+
+        Returns:
+            The iopub messages the kernel sent while handling it (widget state updates...).
+        """
+        done = await self.request(
+            "comm_msg",
+            {"comm_id": comm_id, "data": data},
+            subshell_id=subshell_id,
+            expect_reply=False,
+        )
+        return done.outputs
 
     async def interrupt(self) -> KernelReply | None:
         """Interrupt the running cells (an ``interrupt_request`` on the control channel)."""
