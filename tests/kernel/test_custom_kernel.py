@@ -49,7 +49,7 @@ def launch_calculator_kernel(connection_file: str, backend: str) -> None:
     from async_kernel import Kernel, KernelShell, start_kernel
 
     class CalculatorShell(KernelShell):
-        def transform_cell(self, raw_cell: str) -> str:
+        def transform_cell(self, raw_cell: str):
             return super().transform_cell(raw_cell.replace("^", "**"))
 
     class CalculatorKernel(Kernel):
