@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .messaging._connection import ConnectionInfo
+    from .messaging._local_routes import LocalRoutes
     from .messaging._transport import Transport, TransportFactory
 
 __all__ = ["Kernel"]
@@ -108,11 +109,11 @@ class Kernel:
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
         self.outbox = Outbox(self.codec, self.factory, self.transport)
-        self.local = self.outbox.local
+        self.local: LocalRoutes = self.outbox.local
         """Clients in this process (``LocalClient``): their replies skip the transport."""
         self.connection_file: str | None = None
         """The connection file the kernel serves, when it was started from one."""
-        self.workers = WorkerCallers(backend)
+        self.workers: WorkerCallers = WorkerCallers(backend)
         """Named worker callers (``# thread name=...`` cells, ``%thread``)."""
         self.main_caller: Caller
         self.control_caller: Caller

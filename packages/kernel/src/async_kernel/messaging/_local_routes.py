@@ -30,7 +30,7 @@ class LocalRoutes:
         self._peers: dict[bytes, Callable[[Channel, Sequence[bytes | memoryview]], object]] = {}
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self.active = False
+        self.active: bool = False
         """Whether any local client is open (read on every message: a plain attribute)."""
 
     def add(self, deliver: Callable[[Channel, Sequence[bytes | memoryview]], object]) -> bytes:

@@ -33,7 +33,7 @@ class Outbox:
         self.last_execute: Message | None = None
         """The latest execute_request that started: output from unknown threads goes there."""
         self._flushers: list[Callable[[], object]] = []
-        self.local = LocalRoutes()
+        self.local: LocalRoutes = LocalRoutes()
         """Clients in this process (``LocalClient``): replies to them skip the transport, and
         they get a copy of iopub."""
 
