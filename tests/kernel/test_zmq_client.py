@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -99,3 +101,45 @@ async def test_requests_need_a_connection() -> None:
     client = ZMQClient(ConnectionInfo.generate())
     with pytest.raises(ClientError, match="not connected"):
         await client.kernel_info()
+
+
+def write_raw_spec(folder: Path, name: str, argv: list[str]) -> None:
+    spec_dir = folder / "kernels" / name
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": argv, "display_name": name, "language": "python", "interrupt_mode": "message"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+
+
+async def test_a_kernel_that_dies_before_answering_is_started_again(
+    kernel_specs: str, tmp_path: Path, anyio_backend: str
+) -> None:
+    from async_kernel.messaging.zmq import ZMQClient
+
+    # The first start dies at once, as a kernel whose port was taken meanwhile does.
+    marker = tmp_path / "started-once"
+    script = (
+        "import pathlib, sys, runpy\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.touch()\n"
+        "    sys.exit(1)\n"
+        "sys.argv = ['async_kernel', *sys.argv[1:]]\n"
+        "runpy.run_module('async_kernel', run_name='__main__')\n"
+    )
+    argv = [sys.executable, "-c", script, "-f", "{connection_file}", "--backend", anyio_backend]
+    write_raw_spec(tmp_path, "flaky", argv)
+    async with ZMQClient.subprocess_kernel(name="flaky") as client:
+        assert (await client.execute("1")).status == "ok"
+    assert marker.exists()
+
+
+async def test_a_kernel_that_never_starts_is_a_clear_error(
+    kernel_specs: str, tmp_path: Path
+) -> None:
+    from async_kernel.client import ClientError
+    from async_kernel.messaging.zmq import ZMQClient
+
+    write_raw_spec(tmp_path, "broken", [sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(ClientError, match="exited with status 3"):
+        async with ZMQClient.subprocess_kernel(name="broken"):
+            pass

@@ -59,6 +59,9 @@ moment after connecting; until a probe's output arrives, output could be missed.
 """
 
 
+_START_ATTEMPTS = 3
+"""How many times a kernel that dies before it answers is started (see ``_start_process``)."""
+
 _SHUTDOWN_GRACE = 10.0
 """Seconds a kernel process gets to shut down when asked before it is killed."""
 
@@ -257,7 +260,31 @@ class ZMQClient(KernelClient):
         """
         spec_dir, spec = find_kernel_spec(name)
         with tempfile.TemporaryDirectory(prefix="async-kernel-client-") as folder:
-            connection_file = Path(folder, "kernel.json")
+            client = await cls._start_process(spec_dir, spec, env, startup_timeout, Path(folder))
+            try:
+                yield client
+            finally:
+                await client._stop_process()
+
+    @classmethod
+    async def _start_process(
+        cls,
+        spec_dir: Path,
+        spec: dict[str, Any],
+        env: Mapping[str, str] | None,
+        startup_timeout: float,
+        folder: Path,
+    ) -> ZMQClient:
+        """Start the kernel process and connect; start it again if it dies before answering.
+
+        The ports are chosen free, then bound by the kernel a moment later: on a busy machine
+        another process can take one meanwhile, and the kernel exits. As jupyter_client's
+        restarter does, a kernel that dies before it ever answered is started again on new
+        ports, a few times.
+        """
+        environment = {**os.environ, **spec.get("env", {}), **(env or {})}
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            connection_file = folder / f"kernel-{attempt}.json"
             info = ConnectionInfo.generate()
             info = info.with_ports(_free_ports(info.ip))
             info.write(connection_file)
@@ -265,21 +292,26 @@ class ZMQClient(KernelClient):
                 str(part).format(connection_file=connection_file, resource_dir=spec_dir)
                 for part in spec["argv"]
             ]
-            environment = {**os.environ, **spec.get("env", {}), **(env or {})}
             process = await anyio.open_process(
                 argv, env=environment, stdin=subprocess.DEVNULL, stdout=None, stderr=None
             )
             client = cls(info)
             client._process = process
             client._interrupt_mode = str(spec.get("interrupt_mode", "signal"))
+            client.connect()
+            timeout, client.timeout = client.timeout, startup_timeout
             try:
-                client.connect()
-                timeout, client.timeout = client.timeout, startup_timeout
                 await client.wait_for_ready()
-                client.timeout = timeout
-                yield client
-            finally:
+            except BaseException:
+                died = process.returncode is not None
                 await client._stop_process()
+                if died and attempt < _START_ATTEMPTS:
+                    log.warning("the kernel exited before it answered; starting it again")
+                    continue
+                raise
+            client.timeout = timeout
+            return client
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _check_process(self) -> None:
         process = self._process
