@@ -31,7 +31,7 @@ def request(code: str, tags: list[object] | None = None) -> Message:
 def test_whitespace_and_quotes_do_not_matter(first_line: str) -> None:
     directives = parse_directives(request(f"{first_line}\nprint(1)"))
     assert directives == CellDirectives(
-        run_mode="thread", thread_name="My thread", thread_backend="trio"
+        run_mode="thread", thread_name="My thread", thread_backend="trio", named_thread=True
     )
     assert directives.named_thread
 

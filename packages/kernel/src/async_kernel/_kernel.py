@@ -32,7 +32,6 @@ from .handlers._lifecycle import LifecycleHandler, kernel_info
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .messaging._codec import MessageCodec
-from .messaging._errors import InvalidMessageError
 from .messaging._message import Channel, Message, MessageFactory
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
@@ -97,18 +96,11 @@ class Kernel:
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
-        self.transport: Transport
-        if transport is None:
-            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
-
-            self.transport = ZmqTransport(info, self._on_frames)
-        else:
-            self.transport = transport(self._on_frames)
         if interrupts is None:
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
-        self.outbox = Outbox(self.codec, self.factory, self.transport)
+        self.outbox = Outbox(self.codec, self.factory)
         self.local: LocalRoutes = self.outbox.local
         """Clients in this process (``LocalClient``): their replies skip the transport."""
         self.connection_file: str | None = None
@@ -138,7 +130,18 @@ class Kernel:
             override = getattr(type(self), msg_type, None)
             if callable(override) and override is not getattr(Kernel, msg_type, None):
                 handlers[msg_type] = getattr(self, msg_type)
-        self.dispatcher = Dispatcher(outbox, self, handlers, backend)
+        self.dispatcher = Dispatcher(
+            outbox, self, handlers, backend, on_input_reply=self.stdin.on_message
+        )
+        # The transport hands what it receives straight to the dispatcher (its thread).
+        self.transport: Transport
+        if transport is None:
+            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
+
+            self.transport = ZmqTransport(info, self.dispatcher.receive)
+        else:
+            self.transport = transport(self.dispatcher.receive)
+        outbox.transport = self.transport
 
     def default_handler(self, msg_type: str) -> Handler:
         """The built-in handler of ``msg_type``, for an override that falls back on it.
@@ -151,7 +154,7 @@ class Kernel:
     def _handlers(self) -> dict[str, Handler]:
         """The handler of each message type. Override to replace one (a custom kernel)."""
         outbox, shell = self.outbox, self.shell
-        execute = ExecuteHandler(outbox, shell, self.interrupts, self, self.transport, self.workers)
+        execute = ExecuteHandler(outbox, shell, self.interrupts, self, outbox, self.workers)
         introspection = IntrospectionHandler(outbox, shell)
         comms = CommHandler(self.comm_manager)
         lifecycle = LifecycleHandler(
@@ -228,8 +231,8 @@ class Kernel:
                 self.transport.call_later,
                 lambda: self.outbox.last_execute,
                 fileno=original.fileno() if original is not None else None,
+                unflushed=self.outbox.unflushed,
             )
-            self.outbox.add_flusher(stream.flush)
             setattr(sys, name, stream)
         self.stdin.install()
         self._restore.append(self.stdin.uninstall)
@@ -302,6 +305,10 @@ class Kernel:
         """The named worker caller (``# thread name=...``), started on first use."""
         return self.workers.get(name, backend)
 
+    def receive_local(self, channel: Channel, frames: list[bytes]) -> None:
+        """Take a request from a client in this process (any thread): as if off the wire."""
+        self.transport.call_soon(lambda: self.dispatcher.receive(channel, frames))
+
     async def received_so_far(self) -> int:
         """The arrival number of the latest request, once what waits on shell was read."""
         await self.transport.read_waiting(Channel.shell)
@@ -361,25 +368,6 @@ class Kernel:
 
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
         self.outbox.publish("stream", {"name": name, "text": text}, parent)
-
-    # --- receiving (the transport's thread) ------------------------------------------------------
-
-    def receive_local(self, channel: Channel, frames: list[bytes]) -> None:
-        """Take a request from a client in this process (any thread): as if off the wire."""
-        self.transport.call_soon(lambda: self._on_frames(channel, frames))
-
-    def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
-        try:
-            msg = self.codec.deserialize(channel, frames)
-        except InvalidMessageError as exc:
-            log.warning("rejected a message on %s: %s", channel, exc)
-            if exc.request is not None and channel is not Channel.stdin:
-                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
-            return
-        if channel is Channel.stdin:
-            self.stdin.on_message(msg)
-        else:
-            self.dispatcher.dispatch(msg)
 
 
 def _restore_streams(stdout: Any, stderr: Any) -> None:

@@ -17,8 +17,8 @@ import anyio
 from async_caller import Pending
 
 from .._exceptions import KernelError
-from ..messaging import _json
 from ..messaging._codec import DELIMITER, MessageCodec
+from ..messaging._codec import loads as json_loads
 from ..messaging._message import Channel, MessageFactory
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def decode_frames(frames: Sequence[bytes | memoryview]) -> dict[str, Any]:
     """Decode a message's frames without checking its signature (it is already trusted)."""
     parts = [bytes(frame) for frame in frames]
     split = parts.index(DELIMITER)
-    header, parent, metadata, content = (_json.loads(part) for part in parts[split + 2 : split + 6])
+    header, parent, metadata, content = (json_loads(part) for part in parts[split + 2 : split + 6])
     return _message_dict(header, parent, metadata, content, parts[split + 6 :])
 
 

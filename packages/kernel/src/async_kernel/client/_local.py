@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from ..runtime._cell_state import current_cell
+from ..runtime._interrupts import current_cell
 from ..shell._subshell import current_subshell
 from ..utils import get_kernel
 from ._base import ClientError, KernelClient, decode_frames

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from async_caller import Caller
 
     from ..messaging._message import Message
-    from ..runtime._cell_state import CellState
-    from ..runtime._interrupts import RunningCell
+    from ..runtime._interrupts import CellState, RunningCell
 
 __all__ = ["CellInterrupts", "NamedWorkers", "RequestArrivals", "Sender", "Timers"]
 

@@ -1,8 +1,11 @@
-"""Wire format and transports; the clients are reached from here too.
+"""The wire format (messages, codec, connection files) and the transports that carry it.
 
-``LocalClient`` lives in ``async_kernel.client`` (a layer above the kernel) and is loaded on
-first use through a string module path, so nothing in this layer imports upwards (type
-checkers see these names as ``Any`` here; ``async_kernel.client`` holds the typed classes).
+The lowest layer: it imports nothing else of the kernel. Importing this package loads nothing
+heavy (Pyodide has no pyzmq; ``messaging.zmq`` is imported only where ZeroMQ is used).
+
+``LocalClient`` (and ``KernelReply``, ``ClientError``) live in ``async_kernel.client``, a layer
+above the kernel, and load on first use through a string module path, so nothing here imports
+upwards; type checkers see them as ``Any`` here, ``async_kernel.client`` holds the typed ones.
 """
 
 from __future__ import annotations

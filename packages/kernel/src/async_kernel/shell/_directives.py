@@ -26,7 +26,13 @@ from .._exceptions import CellDirectiveError
 if TYPE_CHECKING:
     from ..messaging._message import Message
 
-__all__ = ["RUN_MODE_KEYWORDS", "CellDirectives", "parse_directives", "parse_line"]
+__all__ = [
+    "NO_DIRECTIVES",
+    "RUN_MODE_KEYWORDS",
+    "CellDirectives",
+    "parse_directives",
+    "parse_line",
+]
 
 RUN_MODE_KEYWORDS = ("task", "queue", "thread")
 """Keywords that choose where the cell runs (at most one per cell)."""
@@ -60,13 +66,14 @@ class CellDirectives:
     """The cell is expected to fail: its error does not abort the cells queued behind it."""
     stop_on_error: bool | None = None
     """Overrides the request's ``stop_on_error`` when set."""
+    named_thread: bool = False
+    """The cell runs in a named worker caller rather than the worker pool (``thread`` with a
+    name or a backend). A field, not a property: plain cells read it on the hot path."""
 
-    @property
-    def named_thread(self) -> bool:
-        """Whether the cell runs in a named worker caller rather than the worker pool."""
-        return self.run_mode == "thread" and (
-            self.thread_name is not None or self.thread_backend is not None
-        )
+
+NO_DIRECTIVES = CellDirectives()
+"""A plain cell's: what the dispatcher and the execute handler use without parsing anything
+when the first line is no comment and there are no tags (most cells)."""
 
 
 def parse_directives(message: Message) -> CellDirectives:
@@ -87,6 +94,10 @@ def parse_directives(message: Message) -> CellDirectives:
         for tag in tags:
             if isinstance(tag, str):
                 parse_line(tag, values, where=f"the cell tag {tag!r}")
+    if values.get("run_mode") == "thread" and (
+        "thread_name" in values or "thread_backend" in values
+    ):
+        values["named_thread"] = True
     return CellDirectives(**values)  # pyright: ignore[reportArgumentType]
 
 
