@@ -22,7 +22,10 @@ import logging
 import os
 import select
 import signal
-import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["CommListener"]
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import KernelError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from Cryptodome.PublicKey.RSA import RsaKey
 
@@ -52,6 +52,8 @@ _PORT_ATTEMPTS = 100
 RESPONSE_TIMEOUT = 30.0
 """Seconds to reach the response address and hand over the connection information."""
 _ENCRYPTION_POLICIES = ("disabled", "auto", "required")
+BACKEND_VARIABLE = "ASYNC_KERNEL_BACKEND"
+"""The environment variable a container spec sets for the backend (see ``_provisioner_specs``)."""
 
 
 class LaunchError(KernelError, RuntimeError):
@@ -92,64 +94,75 @@ def main(argv: Sequence[str] | None = None) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, raising instead of exiting, so every bad argument takes one path."""
 
-    def error(self, message: str) -> Any:  # noqa: D102
+    def error(self, message: str) -> Any:
+        """Raise the error argparse would print, to exit with it as every other one."""
         raise LaunchError(message, 2)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_PROG,
         description="Start a kernel for a Gateway Provisioners / Enterprise Gateway provisioner, "
-        "which fills in these arguments from its kernel spec.",
+        "which fills in these arguments from its kernel spec. In a container started by the "
+        "kubernetes or docker provisioner, each defaults to the environment variable named in "
+        "brackets.",
     )
-    parser.add_argument("--kernel-id", required=True, metavar="ID", help="the kernel's id")
-    parser.add_argument(
+
+    def add(option: str, variable: str, help: str, metavar: str, default: str | None) -> None:
+        value = environ.get(variable, default)
+        parser.add_argument(
+            option,
+            default=value,
+            required=value is None,
+            metavar=metavar,
+            help=f"{help} [{variable}]",
+        )
+
+    add("--kernel-id", "KERNEL_ID", "the kernel's id", "ID", None)
+    add(
         "--response-address",
-        required=True,
-        metavar="HOST:PORT",
-        help="where the provisioner waits for the connection information",
+        "RESPONSE_ADDRESS",
+        "where the provisioner waits for the connection information",
+        "HOST:PORT",
+        None,
     )
-    parser.add_argument(
+    add(
         "--public-key",
-        required=True,
-        metavar="KEY",
-        help="the provisioner's RSA public key (base64), to seal the connection information",
+        "PUBLIC_KEY",
+        "the provisioner's RSA public key (base64), to seal the connection information",
+        "KEY",
+        None,
     )
-    parser.add_argument(
-        "--port-range",
-        default="0..0",
-        metavar="LOW..HIGH",
-        help="ports to listen on (default: any free port)",
-    )
-    parser.add_argument(
+    add("--port-range", "PORT_RANGE", "ports to listen on (default: any)", "LOW..HIGH", "0..0")
+    add(
         "--transport-encryption",
-        default="",
-        metavar="POLICY",
-        help="'required' or 'auto' for CurveZMQ on every kernel socket; empty or 'disabled' "
-        "for none",
+        "TRANSPORT_ENCRYPTION",
+        "'required' or 'auto' for CurveZMQ on every kernel socket; empty or 'disabled' for none",
+        "POLICY",
+        "",
     )
     parser.add_argument(
         "--ip",
-        default="0.0.0.0",  # noqa: S104  # served to a remote client: the point of launching
+        default="0.0.0.0",  # served to a remote client: the point of launching
         metavar="ADDRESS",
         help="address to listen on (default: %(default)s, every interface)",
     )
-    parser.add_argument(
-        "--backend", default="asyncio", metavar="NAME", help="event-loop backend (asyncio, trio)"
-    )
+    add("--backend", BACKEND_VARIABLE, "event-loop backend (asyncio, trio)", "NAME", "asyncio")
     parser.add_argument(
         "--log-level", default="WARNING", type=str.upper, metavar="LEVEL", help="kernel log level"
     )
     return parser
 
 
-def parse_request(arguments: Sequence[str]) -> LaunchRequest:
-    """Check the launcher's arguments.
+def parse_request(
+    arguments: Sequence[str], environ: Mapping[str, str] | None = None
+) -> LaunchRequest:
+    """Check the launcher's arguments (``environ``, default ``os.environ``, gives defaults).
 
     Raises:
         LaunchError: with status 2, naming the argument that is missing or wrong.
     """
-    args = _parser().parse_args(arguments)
+    args = _parser(os.environ if environ is None else environ).parse_args(arguments)
     kernel_id: str = args.kernel_id.strip()
     if not kernel_id or _is_placeholder(kernel_id):
         raise LaunchError(f"--kernel-id must name the kernel, got {args.kernel_id!r}", 2)
@@ -256,7 +269,10 @@ def launch(request: LaunchRequest) -> int:
 
     listening = _listen_in_range(request.ip, request.port_range, len(_KERNEL_PORTS) + 1)
     comm_socket, kernel_sockets = listening[0], listening[1:]
-    ports = {name: sock.getsockname()[1] for name, sock in zip(_KERNEL_PORTS, kernel_sockets)}
+    ports = {
+        name: sock.getsockname()[1]
+        for name, sock in zip(_KERNEL_PORTS, kernel_sockets, strict=True)
+    }
     info = ConnectionInfo(ip=request.ip, key=secrets.token_hex(32).encode("ascii"))
     info = info.with_ports(ports)
     if request.encrypt:
@@ -273,7 +289,9 @@ def launch(request: LaunchRequest) -> int:
         from .._start import run_kernel
 
         # From here the kernel owns the listening sockets: it adopts them, or closes them.
-        descriptors = {port: sock.detach() for port, sock in zip(ports.values(), kernel_sockets)}
+        descriptors = {
+            port: sock.detach() for port, sock in zip(ports.values(), kernel_sockets, strict=True)
+        }
         run_kernel(
             str(connection_file),
             Listeners(descriptors),

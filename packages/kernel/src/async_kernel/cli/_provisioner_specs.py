@@ -33,6 +33,7 @@ from ._kernelspec import (
     check_kernel_name,
     kernels_dir,
 )
+from ._launcher import BACKEND_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,8 +51,6 @@ _CONTAINER_SCRIPTS = {
     "kubernetes": ("kubernetes", "launch_kubernetes.py"),
     "docker": ("docker", "launch_docker.py"),
 }
-BACKEND_VARIABLE = "ASYNC_KERNEL_BACKEND"
-"""The environment variable that tells ``async-kernel launch`` the backend in a container."""
 _LAUNCH_ARGUMENTS = [
     "--kernel-id",
     "{kernel_id}",
