@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session
 from zmq.utils.monitor import recv_monitor_message
 
+from async_kernel.cli._kernelspec import install_kernel_spec
 from tests.kernel_fixtures import TIMEOUT, KernelHarness, ready_client, stdout_of
 from tests.protocol.conftest import BACKENDS
 
@@ -36,22 +36,15 @@ _HANDSHAKE_FAILED = (
 
 
 @contextmanager
-def encrypted_kernel(folder: Path, backend: str) -> Iterator[KernelHarness]:
-    """A kernel started by a KernelManager with ``transport_encryption="required"``."""
-    spec_dir = folder / "kernels" / "curve"
-    spec_dir.mkdir(parents=True)
-    argv = [sys.executable, "-m", "async_kernel", "-f", "{connection_file}", "--backend", backend]
-    spec = {
-        "argv": argv,
-        "display_name": "curve",
-        "language": "python",
-        "metadata": {"supported_encryption": ["curve"]},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+def encrypted_kernel(
+    folder: Path, backend: str, policy: str = "required"
+) -> Iterator[KernelHarness]:
+    """A kernel of the installed spec, started by a KernelManager asking for encryption."""
+    path = install_kernel_spec("curve", backend=backend, prefix=str(folder))
     manager = KernelManager(
         kernel_name="curve",
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
-        transport_encryption="required",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(path.parent)]),
+        transport_encryption=policy,
     )
     log_path = folder / "kernel.log"
     with log_path.open("ab") as log_file:
@@ -67,13 +60,24 @@ def encrypted_kernel(folder: Path, backend: str) -> Iterator[KernelHarness]:
             manager.shutdown_kernel(now=False)
 
 
+def test_auto_encrypts_a_kernel_of_the_default_spec(tmp_path: Path) -> None:
+    """jupyter_client's "auto" encrypts async-kernel: its spec declares Curve support."""
+    with encrypted_kernel(tmp_path, "asyncio", policy="auto") as kernel:
+        assert "curve_secretkey" in _connection_info(kernel)
+        _, messages = kernel.execute("print('auto')")
+        assert stdout_of(messages) == "auto\n"
+
+
 def _connection_info(harness: KernelHarness) -> dict[str, Any]:
     return json.loads(Path(harness.manager.connection_file).read_text())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_required_encryption_serves_every_channel(tmp_path: Path, backend: str) -> None:
-    """With transport_encryption="required", shell, iopub, stdin, control and heartbeat work."""
+    """With transport_encryption="required", shell, iopub, stdin, control and heartbeat work.
+
+    The spec is the one ``async-kernel install`` writes: it declares ``supported_encryption``.
+    """
     with encrypted_kernel(tmp_path, backend) as kernel:
         info = _connection_info(kernel)
         assert len(info["curve_publickey"]) == 40
