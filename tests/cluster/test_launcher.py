@@ -236,7 +236,8 @@ def test_launched_kernel_serves_and_answers_the_communication_port(
         assert ("curve_publickey" in info) == (encryption == "required")
 
         client = BlockingKernelClient()
-        client.load_connection_info(dict(info, ip="127.0.0.1"))
+        connection: Any = dict(info, ip="127.0.0.1")  # the launcher's extras ride along
+        client.load_connection_info(connection)
         client.start_channels(hb=False)
         try:
             client.wait_for_ready(timeout=TIMEOUT)
