@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 TIMEOUT = 30
-_KEY = RSA.generate(2048)
+_KEY = RSA.generate(1024)  # the provisioners' own key size
 PUBLIC_KEY = base64.b64encode(_KEY.publickey().export_key("DER")).decode()
 """As the provisioners pass it: the PEM body, base64 of the DER key."""
 

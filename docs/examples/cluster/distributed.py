@@ -3,6 +3,7 @@
 Usage: python distributed.py SPEC_NAME [disabled|auto|required]
 """
 
+import getpass
 import os
 import sys
 import time
@@ -14,7 +15,7 @@ def run(spec_name: str, encryption: str = "disabled") -> list[dict]:
     """Start, execute, interrupt, restart and shut down; return each kernel's connection info."""
     manager = KernelManager(kernel_name=spec_name, transport_encryption=encryption)
     # The provisioners refuse to start kernels for root; name the user the kernel is for.
-    user = os.environ.get("KERNEL_USERNAME") or os.environ.get("USER", "root")
+    user = os.environ.get("KERNEL_USERNAME") or getpass.getuser()
     manager.start_kernel(env=dict(os.environ, KERNEL_USERNAME="jovyan" if user == "root" else user))
     kernels = [_kernel(manager)]
     try:

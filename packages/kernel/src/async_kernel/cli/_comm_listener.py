@@ -49,6 +49,8 @@ class CommListener:
         self._kernel_pid = kernel_pid
         self.pid: int | None = None
         """The listener process, once forked."""
+        self._kernel_alive = -1
+        """The write end of the pipe the listener watches (launcher only)."""
 
     @property
     def port(self) -> int:
