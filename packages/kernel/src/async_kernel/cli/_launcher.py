@@ -167,7 +167,7 @@ def parse_request(
     if not kernel_id or _is_placeholder(kernel_id):
         raise LaunchError(f"--kernel-id must name the kernel, got {args.kernel_id!r}", 2)
     host, port = _parse_response_address(args.response_address)
-    from ._kernelspec import check_backend
+    from ..runtime._backends import check_backend
     from ._launch_payload import LaunchPayloadError, import_public_key
 
     try:

@@ -26,13 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import KernelError
-from ._kernelspec import (
-    BUILTIN_BACKEND,
-    ForeignKernelSpecError,
-    check_backend,
-    check_kernel_name,
-    kernels_dir,
-)
+from ..runtime._backends import BUILTIN_BACKEND, check_backend
+from ._kernelspec import ForeignKernelSpecError, check_kernel_name, kernels_dir
 from ._launcher import BACKEND_VARIABLE
 
 if TYPE_CHECKING:
