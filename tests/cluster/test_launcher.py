@@ -86,6 +86,8 @@ def _decrypt(payload: bytes) -> dict[str, Any]:
         ({"transport_encryption": "always"}, "--transport-encryption must be one of"),
         ({"backend": "no-such-backend"}, "no kernel backend named 'no-such-backend'"),
         ({"ip": "example.org"}, "--ip must be an IPv4 address"),
+        ({"response_timeout": "0"}, "--response-timeout must be a positive number"),
+        ({"response_timeout": "soon"}, "--response-timeout: invalid float value"),
     ],
 )
 def test_bad_arguments_are_refused_with_status_2(overrides: dict[str, str], message: str) -> None:
@@ -164,6 +166,27 @@ def test_an_unreachable_response_address_is_an_error_not_a_waiting_kernel(tmp_pa
     assert f"cannot send the connection information to the response address 127.0.0.1:{port}" in (
         error
     )
+
+
+def test_a_silent_response_address_is_an_error_after_the_timeout(tmp_path: Path) -> None:
+    """A provisioner that never answers (its listen queue full): exit 1, not a hidden kernel."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)  # never accepted: a queue of one, then SYNs are dropped
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+            arguments = _arguments(response_address=f"127.0.0.1:{port}")
+            process = _launch([*arguments, "--response-timeout", "1"], tmp_path)
+            _, error = process.communicate(timeout=TIMEOUT)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert process.returncode == 1
+    assert f"response address 127.0.0.1:{port}: timed out" in error
 
 
 def test_a_port_range_without_enough_free_ports_is_an_error(tmp_path: Path) -> None:

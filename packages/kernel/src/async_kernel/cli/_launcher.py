@@ -50,7 +50,7 @@ _HIGHEST_PORT = 65535
 _PORT_ATTEMPTS = 100
 """Random ports tried in a range before giving up on it."""
 RESPONSE_TIMEOUT = 30.0
-"""Seconds to reach the response address and hand over the connection information."""
+"""Seconds to reach the response address and hand over the connection information (default)."""
 _ENCRYPTION_POLICIES = ("disabled", "auto", "required")
 BACKEND_VARIABLE = "ASYNC_KERNEL_BACKEND"
 """The environment variable a container spec sets for the backend (see ``_provisioner_specs``)."""
@@ -78,6 +78,7 @@ class LaunchRequest:
     ip: str
     backend: str
     log_level: str
+    response_timeout: float = RESPONSE_TIMEOUT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,6 +150,13 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     add("--backend", BACKEND_VARIABLE, "event-loop backend (asyncio, trio)", "NAME", "asyncio")
     parser.add_argument(
+        "--response-timeout",
+        type=float,
+        default=RESPONSE_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to try to reach the response address (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level", default="WARNING", type=str.upper, metavar="LEVEL", help="kernel log level"
     )
     return parser
@@ -192,7 +200,14 @@ def parse_request(
         ip=args.ip,
         backend=args.backend,
         log_level=args.log_level,
+        response_timeout=_positive(args.response_timeout, "--response-timeout"),
     )
+
+
+def _positive(value: float, option: str) -> float:
+    if not value > 0:  # also refuses nan
+        raise LaunchError(f"{option} must be a positive number of seconds, got {value}", 2)
+    return value
 
 
 def _is_placeholder(value: str) -> bool:
@@ -364,7 +379,7 @@ def _send_connection_info(request: LaunchRequest, info: Any, comm_port: int) -> 
     payload = seal(contents, request.public_key)
     address = (request.response_host, request.response_port)
     try:
-        with socket.create_connection(address, timeout=RESPONSE_TIMEOUT) as connection:
+        with socket.create_connection(address, timeout=request.response_timeout) as connection:
             connection.sendall(payload)
     except OSError as error:
         msg = (
