@@ -125,6 +125,7 @@ def test_client_without_server_key_gets_nothing(
         outsiders = {
             "shell_port": context.socket(zmq.DEALER),
             "control_port": context.socket(zmq.DEALER),
+            "stdin_port": context.socket(zmq.DEALER),
             "iopub_port": context.socket(zmq.SUB),
             "hb_port": context.socket(zmq.REQ),
         }

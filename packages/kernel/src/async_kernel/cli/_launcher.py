@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import secrets
 import shutil
 import socket
@@ -294,7 +295,8 @@ def launch(request: LaunchRequest) -> int:
         import zmq
 
         info = info.with_curve_keys(*zmq.curve_keypair())
-    folder = Path(tempfile.mkdtemp(prefix=f"async-kernel-{request.kernel_id[:36]}-"))
+    label = re.sub(r"[^A-Za-z0-9_.-]", "_", request.kernel_id[:36])
+    folder = Path(tempfile.mkdtemp(prefix=f"async-kernel-{label}-"))
     connection_file = folder / "kernel.json"
     listener = CommListener(comm_socket, os.getpid())
     try:
