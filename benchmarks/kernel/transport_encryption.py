@@ -1,5 +1,8 @@
 """What CurveZMQ transport encryption costs async-kernel: execute round trips and stream output.
 
+Also measures the sockets alone (no kernel): a small message's round trip, and the rate of
+1 MiB messages, which is where Curve's cost shows (large outputs: images, big tables).
+
 Run: ``uv run python -m benchmarks.kernel.transport_encryption [--quick] [--backend trio]``.
 Starts the kernel twice through jupyter_client, with ``transport_encryption`` "disabled" and
 "required" (the spec declares ``supported_encryption``), and prints one table. The figures in
@@ -11,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import zmq
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
@@ -57,6 +62,38 @@ def _start(folder: Path, backend: str, policy: str) -> RunningKernel:
     return RunningKernel(policy, manager, client, reply.time - started, pid)
 
 
+def _raw(curve: bool, round_trips: int, bulk: int) -> tuple[float, float]:
+    """A DEALER/ROUTER pair on loopback: median round trip (µs) of 200 bytes, MB/s of 1 MiB."""
+    context = zmq.Context()
+    server, client = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
+    try:
+        if curve:
+            public, secret = zmq.curve_keypair()
+            server.curve_server = True
+            server.curve_secretkey = secret
+            server.curve_publickey = public
+            client.curve_publickey, client.curve_secretkey = zmq.curve_keypair()
+            client.curve_serverkey = public
+        port = server.bind_to_random_port("tcp://127.0.0.1")
+        client.connect(f"tcp://127.0.0.1:{port}")
+        samples = []
+        for _ in range(round_trips):
+            started = time.perf_counter()
+            client.send(b"x" * 200)
+            server.send_multipart(server.recv_multipart())
+            client.recv()
+            samples.append(time.perf_counter() - started)
+        big = b"x" * (1 << 20)
+        started = time.perf_counter()
+        for _ in range(bulk):
+            client.send(big)
+            server.recv_multipart()
+        rate = bulk * len(big) / (time.perf_counter() - started) / 1e6
+        return statistics.median(samples[round_trips // 5 :]) * 1e6, rate
+    finally:
+        context.destroy(linger=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel.transport_encryption")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
@@ -80,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     for key in keys:
         plain, encrypted = (results[policy][key] for policy in POLICIES)
         print(f"| {key} | {plain:.3g} | {encrypted:.3g} | {encrypted / plain:.2f} |")
+    round_trips, bulk = (200, 5) if args.quick else (3000, 50)
+    (plain_us, plain_rate), (curve_us, curve_rate) = (
+        _raw(curve, round_trips, bulk) for curve in (False, True)
+    )
+    print(
+        f"| sockets alone: round_trip_us | {plain_us:.3g} | {curve_us:.3g} | "
+        f"{curve_us / plain_us:.2f} |"
+    )
+    print(
+        f"| sockets alone: 1 MiB messages, MB/s | {plain_rate:.3g} | {curve_rate:.3g} | "
+        f"{curve_rate / plain_rate:.2f} |"
+    )
     return 0
 
 
