@@ -172,6 +172,8 @@ def parse_request(
         LaunchError: with status 2, naming the argument that is missing or wrong.
     """
     args = _parser(os.environ if environ is None else environ).parse_args(arguments)
+    if not hasattr(os, "fork"):
+        raise LaunchError("the remote launcher runs on POSIX systems (Linux, macOS) only", 2)
     kernel_id: str = args.kernel_id.strip()
     if not kernel_id or _is_placeholder(kernel_id):
         raise LaunchError(f"--kernel-id must name the kernel, got {args.kernel_id!r}", 2)
