@@ -62,7 +62,10 @@ def test_distributed_provisioner_runs_the_kernel(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Execute, interrupt a blocking cell, restart and shut down; nothing is left running."""
+    """Execute, interrupt a blocking cell, restart and shut down; nothing is left running.
+
+    With encryption "required" the provisioner also imposes a port range.
+    """
     prefix = tmp_path / "prefix"
     arguments = ["install", "--provisioner", "distributed", "--prefix", str(prefix)]
     if backend != "asyncio":
@@ -75,6 +78,12 @@ def test_distributed_provisioner_runs_the_kernel(
     monkeypatch.setattr(gateway_provisioners.distributed, "kernel_log_dir", str(tmp_path))
     monkeypatch.delenv("JUPYTER_RUNTIME_DIR", raising=False)
 
+    low = 20000 + (os.getpid() % 30) * 1000
+    if (
+        encryption == "required"
+    ):  # and a port range (1000 wide at least), passed on by the provisioner
+        monkeypatch.setenv("GP_PORT_RANGE", f"{low}..{low + 1000}")
+
     kernels = _example().run(name, encryption)
 
     output = capsys.readouterr().out
@@ -84,6 +93,9 @@ def test_distributed_provisioner_runs_the_kernel(
     assert len(kernels) == 2
     for info in kernels:
         assert ("curve_publickey" in info) == (encryption == "required")
+        if encryption == "required":
+            for port_name in (*_PORTS, "comm_port"):
+                assert low <= info[port_name] <= low + 1000, (port_name, info[port_name])
     log = "".join(path.read_text() for path in tmp_path.glob("kernel-*.log"))
     assert "Traceback" not in log, log
     for kernel_id in {info["kernel_id"] for info in kernels}:
