@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from Cryptodome.PublicKey.RSA import RsaKey
 
+    from ..messaging._connection import ConnectionInfo
+
 __all__ = ["LaunchError", "main"]
 
 _PROG = "async-kernel launch"
@@ -357,7 +359,7 @@ def _listen_in_range(ip: str, port_range: tuple[int, int], count: int) -> list[s
     return taken
 
 
-def _send_connection_info(request: LaunchRequest, info: Any, comm_port: int) -> None:
+def _send_connection_info(request: LaunchRequest, info: ConnectionInfo, comm_port: int) -> None:
     """Hand the sealed connection information to the provisioner (launcher's main thread)."""
     from ._launch_payload import seal
 
