@@ -254,13 +254,26 @@ def write_kernel_spec(
         spec["argv"] = [*command, *spec["argv"][3:]]
     if launcher is not None or command is not None:
         spec["metadata"]["async_kernel"] = {"backend": backend}
+    files = {LAUNCHER_FILE: script} if script is not None else {}
+    return save_kernel_spec(parent, name, spec, files=files)
+
+
+def save_kernel_spec(
+    parent: Path, name: str, spec: dict[str, Any], *, files: Mapping[str, str] | None = None
+) -> Path:
+    """Write ``spec`` (and ``files`` beside it) as the spec folder ``parent/name``.
+
+    The one place spec folders are written: `write_kernel_spec` and the provisioner specs
+    call it once they have checked that a spec they replace is theirs. The folder is written
+    under a fresh sibling name, then swapped in, so a reader never sees half a spec.
+    """
+    destination = parent / name
     parent.mkdir(parents=True, exist_ok=True)
-    # Write into a fresh sibling directory, then swap it in, so a reader never sees half a spec.
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
     try:
         (staging / _SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        if script is not None:
-            (staging / LAUNCHER_FILE).write_text(script, encoding="utf-8")
+        for file_name, text in (files or {}).items():
+            (staging / file_name).write_text(text, encoding="utf-8")
         staging.chmod(0o755)
         if destination.exists():
             shutil.rmtree(destination)

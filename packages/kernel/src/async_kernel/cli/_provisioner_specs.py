@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import KernelError
 from ..runtime._backends import BUILTIN_BACKEND, check_backend
-from ._kernelspec import ForeignKernelSpecError, check_kernel_name, kernels_dir
+from ._kernelspec import ForeignKernelSpecError, check_kernel_name, kernels_dir, save_kernel_spec
 from ._launcher import BACKEND_VARIABLE
 
 if TYPE_CHECKING:
@@ -170,18 +168,7 @@ def install_provisioner_spec(
             f"provisioner; choose another name or remove it first: jupyter kernelspec remove {name}"
         )
         raise ForeignKernelSpecError(msg)
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
-    try:
-        (staging / "kernel.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
-        if destination.exists():
-            shutil.rmtree(destination)
-        staging.rename(destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return destination
+    return save_kernel_spec(parent, name, spec)
 
 
 def _is_ours(spec_dir: Path) -> bool:
