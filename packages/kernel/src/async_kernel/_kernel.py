@@ -37,6 +37,7 @@ from .shell._gui import GuiManager
 from .shell._history import end_history
 from .shell._iostream import OutStream
 from .shell._library_compat import install_library_compat
+from .shell._own_loops import backend_hider, install_own_loops
 from .shell._shell import KernelShell, load_python_lexer
 from .shell._stdin import StdinBridge
 from .shell._warm_up import warm_up_tracebacks
@@ -152,6 +153,9 @@ class Kernel:
         self.shell.colors = "linux"
         install_comm_hooks(self)
         install_library_compat()
+        # Without threads (Pyodide) an inner loop's interrupt has no thread to watch it land.
+        own_loop_interrupts = self.interrupts if threads_available() else None
+        install_own_loops(own_loop_interrupts, backend_hider(self.backend))
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")

@@ -18,6 +18,7 @@ from async_caller import Caller
 from ..messaging._message import Channel
 from ..runtime._error_fence import ErrorFence
 from ..shell._context import current_subshell
+from ..shell._own_loops import close_sections_left_open
 from ..shell._shell import CellState, current_cell
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class ExecuteHandler:
                 shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
         finally:
             coroutine.close()  # never started if the interrupt came first
+            close_sections_left_open()  # the cell's own loop, if it left one marked running
             current_cell.reset(token)
         kernel.flush_streams()
         payload = state.payload
