@@ -209,3 +209,19 @@ def test_interrupt_reaches_the_inner_loop(fresh_kernel: KernelHarness, form: str
     after = send_execute(kernel, "import sniffio\nsniffio.current_async_library()", subshell_id)
     reply = kernel.reply_for(after)
     assert reply["content"]["status"] == "ok", reply["content"]
+
+
+@pytest.mark.parametrize("where", ["main", "subshell"])
+def test_nest_asyncio_apply_is_not_needed(prepared: dict[str, Any], where: str) -> None:
+    """An old notebook's nest_asyncio.apply() is skipped with a note; asyncio.run still works."""
+    pytest.importorskip("nest_asyncio2")
+    code = (
+        "import nest_asyncio2\n"
+        "nest_asyncio2.apply()\n"
+        "asyncio.run(with_task('after apply'))"
+    )
+    reply, messages = run_where(prepared, where, code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    stderr = "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stderr")
+    assert "nest_asyncio2.apply() is not needed" in stderr
+    assert outputs(messages, "execute_result")[0]["data"]["text/plain"] == "'after apply'"

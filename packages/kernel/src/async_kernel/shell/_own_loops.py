@@ -367,9 +367,33 @@ def _wrap_playwright_module(module: ModuleType) -> None:
     _wrap_playwright(module.PlaywrightContextManager)
 
 
+NEST_ASYNCIO_NOT_NEEDED = (
+    "{name}.apply() is not needed in async-kernel and was skipped: asyncio.run() and "
+    "loop.run_until_complete() work in cells as they are. Remove the call.\n"
+)
+
+
+def _skip_nest_asyncio(module: ModuleType) -> None:
+    """Make ``nest_asyncio.apply()`` a no-op that says it is not needed.
+
+    It would patch asyncio for the whole process and make the kernel's own loop reentrant;
+    old notebooks call it first thing, so the call is answered with a note instead of an error.
+    """
+    name = module.__name__
+
+    def apply(*args: object, **kwargs: object) -> None:
+        del args, kwargs
+        sys.stderr.write(NEST_ASYNCIO_NOT_NEEDED.format(name=name))
+
+    apply.__doc__ = "Do nothing: the kernel runs nested event loops by itself."
+    module.apply = apply  # pyright: ignore[reportAttributeAccessIssue]
+
+
 _ON_IMPORT: dict[str, Callable[[ModuleType], None]] = {
     "trio": _wrap_trio,
     "playwright.sync_api._context_manager": _wrap_playwright_module,
+    "nest_asyncio": _skip_nest_asyncio,
+    "nest_asyncio2": _skip_nest_asyncio,
 }
 """Modules whose runners are wrapped once they are imported."""
 
