@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
     from ._exceptions import InvalidMessageError as InvalidMessageError
     from ._exceptions import KernelError as KernelError
+    from ._exceptions import KernelLoopInUseError as KernelLoopInUseError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
     from ._start import start_kernel as start_kernel
@@ -41,6 +42,7 @@ _LAZY = {
     "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": "._exceptions",
     "KernelError": "._exceptions",
+    "KernelLoopInUseError": "._exceptions",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
@@ -55,6 +57,7 @@ __all__ = [
     "GuiUnavailableError",
     "InvalidMessageError",
     "KernelError",
+    "KernelLoopInUseError",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",
