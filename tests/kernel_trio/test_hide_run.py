@@ -1,0 +1,70 @@
+"""hide_trio_run sets a thread's trio run state aside for a nested trio.run and puts it back.
+
+It reads trio's private run state, so these tests pin the trio versions it works with.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import TYPE_CHECKING, TypeVar
+
+import trio
+
+from async_kernel_trio import BACKEND
+from async_kernel_trio._hide_run import TESTED_TRIO, hide_trio_run
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+T = TypeVar("T")
+
+
+def run_in_thread(main: Callable[[], Awaitable[T]]) -> T:
+    """trio.run(main) in a thread of its own: in the main thread, the nested run would also
+    find the outer run's signal wakeup descriptor (the kernel lends it separately)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(trio.run, main).result(timeout=30)
+
+
+def test_the_backend_offers_the_hook() -> None:
+    assert BACKEND.hide_running_loop is hide_trio_run
+
+
+def test_installed_trio_is_a_tested_version() -> None:
+    """A trio outside the tested range must be tested before the bounds move."""
+    installed = tuple(int(part) for part in trio.__version__.split(".")[:2])
+    first, last = (tuple(int(part) for part in bound.split(".")) for bound in TESTED_TRIO)
+    assert first <= installed <= last, trio.__version__
+
+
+def test_nested_run_inside_a_run_and_state_is_restored() -> None:
+    """Inside a trio run, a hidden block can run trio.run; the outer task is current after."""
+
+    async def inner() -> str:
+        await trio.sleep(0)
+        return "inner result"
+
+    async def outer() -> tuple[str, bool]:
+        task = trio.lowlevel.current_task()
+        with hide_trio_run():
+            result = trio.run(inner)
+        await trio.sleep(0)  # the outer run still works
+        return result, trio.lowlevel.current_task() is task
+
+    assert run_in_thread(outer) == ("inner result", True)
+
+
+def test_without_hiding_trio_refuses() -> None:
+    """The state the hook hides is what trio checks (guards against a trio that moved it)."""
+
+    async def inner() -> None:
+        await trio.sleep(0)
+
+    async def outer() -> str:
+        try:
+            trio.run(inner)
+        except RuntimeError as error:
+            return str(error)
+        return "ran"
+
+    assert "inside a run" in run_in_thread(outer)
