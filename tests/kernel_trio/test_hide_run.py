@@ -9,6 +9,7 @@ import concurrent.futures
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
+import trio.lowlevel
 
 from async_kernel_trio import BACKEND
 from async_kernel_trio._hide_run import TESTED_TRIO, hide_trio_run
@@ -41,14 +42,14 @@ def test_nested_run_inside_a_run_and_state_is_restored() -> None:
     """Inside a trio run, a hidden block can run trio.run; the outer task is current after."""
 
     async def inner() -> str:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return "inner result"
 
     async def outer() -> tuple[str, bool]:
         task = trio.lowlevel.current_task()
         with hide_trio_run():
             result = trio.run(inner)
-        await trio.sleep(0)  # the outer run still works
+        await trio.lowlevel.checkpoint()  # the outer run still works
         return result, trio.lowlevel.current_task() is task
 
     assert run_in_thread(outer) == ("inner result", True)
@@ -58,7 +59,7 @@ def test_without_hiding_trio_refuses() -> None:
     """The state the hook hides is what trio checks (guards against a trio that moved it)."""
 
     async def inner() -> None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
 
     async def outer() -> str:
         try:

@@ -103,7 +103,7 @@ def test_kernel_loop_is_back_after_the_call(prepared: dict[str, Any], where: str
     )
     reply, messages = run_where(prepared, where, code)
     assert reply["content"]["status"] == "ok", reply["content"]
-    library, running = eval(outputs(messages, "execute_result")[0]["data"]["text/plain"])  # noqa: S307
+    library, running = eval(outputs(messages, "execute_result")[0]["data"]["text/plain"])
     assert library in ("asyncio", "trio")
     assert running is True
 
@@ -182,13 +182,15 @@ def wait_for_output(kernel: KernelHarness, msg_id: str, text: str) -> None:
     """Read the request's iopub messages until ``text`` is on its stdout (kept unclaimed)."""
     seen: list[dict[str, Any]] = []
     while text not in stdout_of(seen):
-        seen.append(kernel._next("iopub", {msg_id}))  # pyright: ignore[reportPrivateUsage]
-    kernel._unclaimed["iopub"][:0] = seen  # pyright: ignore[reportPrivateUsage]
+        seen.append(kernel._next("iopub", {msg_id}))
+    kernel._unclaimed["iopub"][:0] = seen
 
 
 @pytest.mark.parametrize("where", ["main", "subshell", "thread"])
 @pytest.mark.parametrize("form", list(BLOCKING))
-def test_interrupt_reaches_the_inner_loop(fresh_kernel: KernelHarness, form: str, where: str) -> None:
+def test_interrupt_reaches_the_inner_loop(
+    fresh_kernel: KernelHarness, form: str, where: str
+) -> None:
     """While an inner loop sleeps, the kernel answers; an interrupt ends it with KeyboardInterrupt."""
     kernel = fresh_kernel
     subshell_id = create_subshell(kernel) if where == "subshell" else None
@@ -215,11 +217,7 @@ def test_interrupt_reaches_the_inner_loop(fresh_kernel: KernelHarness, form: str
 def test_nest_asyncio_apply_is_not_needed(prepared: dict[str, Any], where: str) -> None:
     """An old notebook's nest_asyncio.apply() is skipped with a note; asyncio.run still works."""
     pytest.importorskip("nest_asyncio2")
-    code = (
-        "import nest_asyncio2\n"
-        "nest_asyncio2.apply()\n"
-        "asyncio.run(with_task('after apply'))"
-    )
+    code = "import nest_asyncio2\nnest_asyncio2.apply()\nasyncio.run(with_task('after apply'))"
     reply, messages = run_where(prepared, where, code)
     assert reply["content"]["status"] == "ok", reply["content"]
     stderr = "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stderr")

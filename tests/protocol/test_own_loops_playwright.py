@@ -65,6 +65,8 @@ def test_sync_playwright_in_a_cell(prepared: dict[str, Any], chromium: str, wher
     result = outputs(messages, "execute_result")[0]["data"]["text/plain"]
     assert result == repr("hello from a data URL")
     reply, messages = run_where(
-        prepared, where, "import anyio, sniffio\nawait anyio.sleep(0)\nsniffio.current_async_library()"
+        prepared,
+        where,
+        "import anyio, sniffio\nawait anyio.sleep(0)\nsniffio.current_async_library()",
     )
     assert reply["content"]["status"] == "ok", reply["content"]

@@ -68,7 +68,9 @@ try:
     print("trio.run cell:", reply["status"], reply["ename"])
 
     shown: list[dict[str, Any]] = []
-    client.execute_interactive("asyncio.run(asyncio.sleep(0, 'again'))", output_hook=shown.append, timeout=30)
+    client.execute_interactive(
+        "asyncio.run(asyncio.sleep(0, 'again'))", output_hook=shown.append, timeout=30
+    )
     (result,) = [msg["content"] for msg in shown if msg["msg_type"] == "execute_result"]
     print("the kernel goes on:", result["data"]["text/plain"])
 finally:

@@ -23,11 +23,9 @@ TESTED_TRIO = ("0.30", "0.35")
 
 
 def _run_context() -> Any:
-    try:
-        from trio._core._run_context import GLOBAL_RUN_CONTEXT  # noqa: PLC2701
-    except ImportError:
-        from trio._core._run import GLOBAL_RUN_CONTEXT  # noqa: PLC2701
-    return GLOBAL_RUN_CONTEXT
+    from trio._core import _run
+
+    return getattr(_run, "GLOBAL_RUN_CONTEXT", None)
 
 
 @contextlib.contextmanager

@@ -161,7 +161,12 @@ def _section(kind: str) -> Iterator[_Section]:
     stack = _sections.stack
     section = _Section(kind)
     if not stack:
-        _hide_kernel_loop(section)
+        try:
+            _hide_kernel_loop(section)
+        except BaseException:
+            for restore in reversed(section.restore):
+                restore()
+            raise
         with _count_lock:
             _open_count += 1
     stack.append(section)
@@ -206,7 +211,7 @@ def _hide_kernel_loop(section: _Section) -> None:
     if in_context is not None:
         sniffio.current_async_library_cvar.set(None)
         restore.append(functools.partial(sniffio.current_async_library_cvar.set, in_context))
-    callers = Caller._by_thread  # pyright: ignore[reportPrivateUsage] - no public way to step aside
+    callers = Caller._by_thread  # no public way to step aside (async_caller is ours)
     ident = threading.get_ident()
     caller = callers.pop(ident, None)
     if caller is not None:
@@ -251,7 +256,6 @@ def _wrap_runner(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
         with _section(kind):
             return original(*args, **kwargs)
 
-    run.__async_kernel_original__ = original  # pyright: ignore[reportFunctionMemberAccess]
     return run
 
 
@@ -266,7 +270,6 @@ def _wrap_loop_method(original: Callable[..., Any], what: str) -> Callable[..., 
             section.loop = self
             return original(self, *args, **kwargs)
 
-    run.__async_kernel_original__ = original  # pyright: ignore[reportFunctionMemberAccess]
     return run
 
 
@@ -301,7 +304,6 @@ def _wrap_trio_run(original: Callable[..., Any]) -> Callable[..., Any]:
             functools.update_wrapper(guarded, async_fn)
             return original(guarded, *args, **kwargs)
 
-    run.__async_kernel_original__ = original  # pyright: ignore[reportFunctionMemberAccess]
     return run
 
 
@@ -478,12 +480,12 @@ def install_own_loops(
     _kernel = _OwnLoops(interrupts, hide_backend)
     asyncio.run = asyncio.runners.run = _wrap_runner(asyncio.runners.run, "asyncio.run")
     runner_class = asyncio.runners.Runner
-    runner_class.run = _wrap_runner(runner_class.run, "asyncio.Runner.run")  # type: ignore[method-assign]
+    runner_class.run = _wrap_runner(runner_class.run, "asyncio.Runner.run")
     loop_class = asyncio.base_events.BaseEventLoop
-    loop_class.run_until_complete = _wrap_loop_method(  # type: ignore[method-assign]
+    loop_class.run_until_complete = _wrap_loop_method(
         loop_class.run_until_complete, "run_until_complete"
     )
-    loop_class.run_forever = _wrap_loop_method(loop_class.run_forever, "run_forever")  # type: ignore[method-assign]
+    loop_class.run_forever = _wrap_loop_method(loop_class.run_forever, "run_forever")
     import anyio
     from anyio._core import _eventloop
 
