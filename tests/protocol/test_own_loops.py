@@ -223,3 +223,55 @@ def test_nest_asyncio_apply_is_not_needed(prepared: dict[str, Any], where: str) 
     stderr = "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stderr")
     assert "nest_asyncio2.apply() is not needed" in stderr
     assert outputs(messages, "execute_result")[0]["data"]["text/plain"] == "'after apply'"
+
+
+WAIT_FOR_RELEASE = """\
+import asyncio, threading
+release = threading.Event()
+
+async def until_released():
+    print('running', flush=True)
+    while not release.is_set():
+        await asyncio.sleep(0.01)
+    return seen.is_set()
+
+asyncio.run(until_released())
+"""
+
+
+@pytest.mark.parametrize("made_in", ["subshell", "main"])
+def test_widgets_while_the_main_shell_runs_its_own_loop(
+    prepared: dict[str, Any], made_in: str
+) -> None:
+    """A subshell's widget answers its comm messages meanwhile; a main-shell widget's wait."""
+    from tests.protocol.test_comms_over_subshells import update_via
+    from tests.protocol.test_widgets import widget_opens
+
+    kernel: KernelHarness = prepared["kernel"]
+    subshell_id = prepared["subshell"]
+    reply, _ = kernel.execute("import threading\nseen = threading.Event()")
+    assert reply["content"]["status"] == "ok"
+    make = (
+        "import ipywidgets\n"
+        "slider = ipywidgets.IntSlider(value=1)\n"
+        "slider.observe(lambda change: seen.set(), 'value')\n"
+        "slider"
+    )
+    msg_id = send_execute(kernel, make, subshell_id if made_in == "subshell" else None)
+    assert kernel.reply_for(msg_id)["content"]["status"] == "ok"
+    (opened,) = widget_opens(kernel.iopub_for(msg_id), "IntSliderModel")
+    cell = send_execute(kernel, WAIT_FOR_RELEASE, None)
+    wait_for_output(kernel, cell, "running")
+    update = update_via(kernel, subshell_id, opened["comm_id"], value=7)
+    if made_in == "subshell":
+        kernel.iopub_for(update)  # handled while the main shell's inner loop runs
+    release = send_execute(kernel, "release.set()", subshell_id)
+    assert kernel.reply_for(release)["content"]["status"] == "ok"
+    assert kernel.reply_for(cell)["content"]["status"] == "ok"
+    (result,) = outputs(kernel.iopub_for(cell), "execute_result")
+    assert result["data"]["text/plain"] == str(made_in == "subshell")
+    if made_in == "main":
+        kernel.iopub_for(update)  # handled once the call returned
+    value = send_execute(kernel, "slider.value", subshell_id if made_in == "subshell" else None)
+    assert kernel.reply_for(value)["content"]["status"] == "ok"
+    assert outputs(kernel.iopub_for(value), "execute_result")[0]["data"]["text/plain"] == "7"
