@@ -264,7 +264,7 @@ def _wrap_loop_method(original: Callable[..., Any], what: str) -> Callable[..., 
     def run(self: asyncio.AbstractEventLoop, *args: Any, **kwargs: Any) -> Any:
         if not _kernel_loop_here():
             return original(self, *args, **kwargs)
-        if self.is_running():
+        if not _sections.stack and self is events._get_running_loop():
             raise KernelLoopInUseError(_KERNEL_LOOP_IN_USE.format(what=f"loop.{what}"))
         with _section(what) as section:
             section.loop = self
