@@ -15,8 +15,8 @@ SCRIPT = textwrap.dedent(
     import asyncio
     from typing import Any, cast
 
-    from async_kernel.shell._own_loops import install_own_loops
-    from async_kernel.shell._shell import CellState, current_cell
+    from async_kernel.runtime._own_loops import install_own_loops
+    from async_kernel.runtime._cell_state import CellState, current_cell
 
     original_run = asyncio.run
     install_own_loops(None)

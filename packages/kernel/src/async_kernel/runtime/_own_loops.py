@@ -47,8 +47,8 @@ import sniffio
 from async_caller import Caller
 
 from .._exceptions import KernelLoopInUseError
-from ..runtime._backends import resolve_backend
-from ._shell import current_cell
+from ._backends import resolve_backend
+from ._cell_state import current_cell
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-    from ..runtime._interrupts import InterruptController
+    from ._interrupts import InterruptController
 
 __all__ = ["backend_hider", "close_sections_left_open", "install_own_loops"]
 
@@ -356,13 +356,12 @@ def _wrap_playwright(manager: Any) -> None:
             if context is not None:
                 context.__exit__(None, None, None)
 
-    manager.__enter__ = __enter__
-    manager.__exit__ = __exit__
+    _patch(manager, "__enter__", __enter__)
+    _patch(manager, "__exit__", __exit__)
 
 
 def _wrap_trio(module: ModuleType) -> None:
-    trio: Any = module
-    trio.run = _wrap_trio_run(trio.run)
+    _patch(module, "run", _wrap_trio_run(module.run))
 
 
 def _wrap_playwright_module(module: ModuleType) -> None:
@@ -388,7 +387,7 @@ def _skip_nest_asyncio(module: ModuleType) -> None:
         sys.stderr.write(NEST_ASYNCIO_NOT_NEEDED.format(name=name))
 
     apply.__doc__ = "Do nothing: the kernel runs nested event loops by itself."
-    module.apply = apply  # pyright: ignore[reportAttributeAccessIssue]
+    _patch(module, "apply", apply)
 
 
 _ON_IMPORT: dict[str, Callable[[ModuleType], None]] = {
@@ -463,37 +462,61 @@ def backend_hider(backend: str) -> Callable[[], AbstractContextManager[object] |
 def install_own_loops(
     interrupts: InterruptController | None,
     hide_backend: Callable[[], AbstractContextManager[object] | None] = lambda: None,
-) -> None:
-    """Wrap the runners of asyncio, anyio, trio and Playwright (once, at kernel start).
+) -> Callable[[], None]:
+    """Wrap the runners of asyncio, anyio, trio and Playwright (kernel start, main thread).
 
     Args:
         interrupts: where a section redirects its cell's interrupts; None without threads.
         hide_backend: returns what hides the kernel backend's own run state in the calling
             thread while a section runs (trio's, from async-kernel-trio), or None; see
             :func:`backend_hider`.
+
+    Returns:
+        What puts every original back (the kernel calls it when it stops); a no-op for a
+        second kernel in the same process, whose cells the first kernel's wrappers serve.
     """
     global _kernel
-    if _kernel is not None:
-        _kernel.interrupts = interrupts
-        _kernel.hide_backend = hide_backend
-        return
+    if _kernel is not None:  # a second kernel in this process: the first one's stays
+        return lambda: None
     _kernel = _OwnLoops(interrupts, hide_backend)
-    asyncio.run = asyncio.runners.run = _wrap_runner(asyncio.runners.run, "asyncio.run")
+    _patch(asyncio, "run", _wrap_runner(asyncio.runners.run, "asyncio.run"))
+    _patch(asyncio.runners, "run", asyncio.run)
     runner_class = asyncio.runners.Runner
-    runner_class.run = _wrap_runner(runner_class.run, "asyncio.Runner.run")
+    _patch(runner_class, "run", _wrap_runner(runner_class.run, "asyncio.Runner.run"))
     loop_class = asyncio.base_events.BaseEventLoop
-    loop_class.run_until_complete = _wrap_loop_method(
-        loop_class.run_until_complete, "run_until_complete"
-    )
-    loop_class.run_forever = _wrap_loop_method(loop_class.run_forever, "run_forever")
+    for name in ("run_until_complete", "run_forever"):
+        _patch(loop_class, name, _wrap_loop_method(getattr(loop_class, name), name))
     import anyio
     from anyio._core import _eventloop
 
-    anyio.run = _eventloop.run = _wrap_runner(_eventloop.run, "anyio.run")
+    _patch(anyio, "run", _wrap_runner(_eventloop.run, "anyio.run"))
+    _patch(_eventloop, "run", anyio.run)
     pending = dict(_ON_IMPORT)
     for name in list(pending):
         module = sys.modules.get(name)
         if module is not None:
             pending.pop(name)(module)
-    if pending:
-        sys.meta_path.insert(0, _WrapOnImport(pending))
+    finder = _WrapOnImport(pending) if pending else None
+    if finder is not None:
+        sys.meta_path.insert(0, finder)
+
+    def uninstall() -> None:
+        global _kernel
+        if finder is not None:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(finder)
+        while _patched:
+            owner, name, previous = _patched.pop()
+            setattr(owner, name, previous)
+        _kernel = None
+
+    return uninstall
+
+
+_patched: list[tuple[object, str, object]] = []
+"""What the kernel replaced, with what was there before, in order."""
+
+
+def _patch(owner: object, name: str, value: object) -> None:
+    _patched.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, value)
