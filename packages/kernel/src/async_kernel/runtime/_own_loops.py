@@ -15,7 +15,7 @@ section puts them back when the call returns or raises. Outside a cell, and in t
 no kernel loop runs, each entry point calls straight through to the original.
 
 Python 3.11 has no hook that fires when a given function starts (``sys.monitoring`` came in
-3.12), so the entry points are wrapped once, at kernel start: ``asyncio.run``,
+3.12), so the entry points are wrapped at kernel start, and put back when it stops: ``asyncio.run``,
 ``asyncio.Runner.run``, ``BaseEventLoop.run_until_complete`` / ``run_forever``, ``anyio.run``,
 and, when they are imported, ``trio.run`` and Playwright's sync context manager. A wrapper does
 nothing but call the original unless it is called from a cell's thread where the kernel's loop
