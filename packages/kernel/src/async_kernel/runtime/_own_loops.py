@@ -200,7 +200,7 @@ def _hide_kernel_loop(section: _Section) -> None:
         def put_loop_back(loop: asyncio.AbstractEventLoop = loop) -> None:
             events._set_running_loop(loop)
             # An inner asyncio.run leaves the thread with no current event loop.
-            events.get_event_loop_policy().set_event_loop(loop)
+            events.set_event_loop(loop)
 
         restore.append(put_loop_back)
     library = sniffio.thread_local.name
