@@ -275,3 +275,41 @@ def test_widgets_while_the_main_shell_runs_its_own_loop(
     value = send_execute(kernel, "slider.value", subshell_id if made_in == "subshell" else None)
     assert kernel.reply_for(value)["content"]["status"] == "ok"
     assert outputs(kernel.iopub_for(value), "execute_result")[0]["data"]["text/plain"] == "7"
+
+
+BUSY = {
+    "asyncio.run": (
+        "async def busy():\n"
+        "    print('busy', flush=True)\n"
+        "    while True:\n"
+        "        sum(range(100))\n"
+        "asyncio.run(busy())"
+    ),
+    "trio.run": (
+        "async def busy():\n"
+        "    print('busy', flush=True)\n"
+        "    while True:\n"
+        "        sum(range(100))\n"
+        "trio.run(busy)"
+    ),
+}
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("form", list(BUSY))
+def test_interrupt_reaches_an_inner_loop_that_blocks(
+    prepared: dict[str, Any], form: str, where: str
+) -> None:
+    """An inner loop whose code never yields cannot take the interrupt: its thread gets it."""
+    kernel: KernelHarness = prepared["kernel"]
+    subshell_id = prepared["subshell"] if where == "subshell" else None
+    code = ("# thread\n" if where == "thread" else "") + BUSY[form]
+    msg_id = send_execute(kernel, code, subshell_id)
+    wait_for_output(kernel, msg_id, "busy")
+    kernel.reply_for(kernel.send("control", "interrupt_request", {}), "control")
+    reply = kernel.reply_for(msg_id, timeout=20)  # a generous bound: it ends, it does not hang
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    kernel.iopub_for(msg_id)
+    reply, _ = run_where(prepared, where, "asyncio.run(asyncio.sleep(0, 'fine'))")
+    assert reply["content"]["status"] == "ok", reply["content"]

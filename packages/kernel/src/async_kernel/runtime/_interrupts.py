@@ -59,7 +59,11 @@ CANCEL_GRACE = 0.05
 """Seconds between checks that a worker's cancelled cell did not resume into blocking code."""
 
 REDIRECT_GRACE = 0.3
-"""Seconds an inner event loop gets to take an interrupt before its thread is interrupted."""
+"""Seconds an inner event loop gets to take an interrupt before its thread is interrupted,
+if its thread runs code other than the loop's own by then (the loop is blocked)."""
+
+REDIRECT_LIMIT = 5.0
+"""Seconds after which the thread is interrupted even if it seems to run the loop's own code."""
 
 _MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
@@ -90,6 +94,10 @@ class InnerLoopInterrupt(Protocol):
 
     def landed(self) -> bool:
         """Whether the loop has run the request (it was not blocked)."""
+        ...
+
+    def in_loop_code(self) -> bool:
+        """Whether the loop's thread runs the loop's own code (it will take the request soon)."""
         ...
 
 
@@ -257,13 +265,16 @@ class InterruptController:
     def _see_redirect_land(self, cell: RunningCell, redirect: InnerLoopInterrupt) -> None:
         """Interrupt the thread itself if the inner loop does not take the interrupt.
 
-        Polls (own thread) for up to ``REDIRECT_GRACE`` seconds: an inner loop whose code
-        blocks never runs the request, and an exception raised in the thread is then the only
-        way in. The check ends early if the cell ends, the request lands, or the inner loop
-        ended first (the section is over: the cell's own code runs).
+        Polls (own thread): an inner loop whose code blocks never runs the request, and an
+        exception raised in the thread is then the only way in. After ``REDIRECT_GRACE``
+        seconds the thread is interrupted if it runs other code than the loop's own (a busy
+        machine can make an idle loop slow to wake; an exception raised inside trio's own code
+        would break the run), after ``REDIRECT_LIMIT`` seconds in any case. The check ends
+        early if the cell ends, the request lands, or the inner loop ended first (the section
+        is over: the cell's own code runs).
         """
         waited = 0.0
-        while waited < REDIRECT_GRACE:
+        while waited < REDIRECT_LIMIT:
             time.sleep(CANCEL_GRACE)
             waited += CANCEL_GRACE
             with self._lock:
@@ -271,6 +282,8 @@ class InterruptController:
                     return
                 if cell.redirect is not redirect:
                     break
+            if waited >= REDIRECT_GRACE and not redirect.in_loop_code():
+                break
         if cell.thread is self._main_thread and self._signal_handlers_installed:
             with self._lock:
                 if cell not in self._cells:

@@ -35,6 +35,7 @@ import contextlib
 import functools
 import importlib.abc
 import importlib.util
+import os
 import signal
 import sys
 import threading
@@ -97,6 +98,7 @@ class _InnerLoopInterrupt:
     def __init__(self, stack: list[_Section]) -> None:
         self._stack = stack
         self._landed = False
+        self._thread_id = threading.get_ident()
 
     def interrupt(self) -> bool:
         """Ask the innermost running loop to stop with KeyboardInterrupt; False if none runs."""
@@ -120,12 +122,33 @@ class _InnerLoopInterrupt:
         """Whether the inner loop ran the interrupt (it is not blocked)."""
         return self._landed
 
+    def in_loop_code(self) -> bool:
+        """Whether the thread runs an event loop's own code (idle in its selector, say)."""
+        frame = sys._current_frames().get(self._thread_id)
+        return frame is not None and frame.f_code.co_filename.startswith(_loop_code())
+
     def _mark_landed(self) -> None:
         self._landed = True
 
     def _raise_in_loop(self) -> None:
         self._landed = True
         raise KeyboardInterrupt
+
+
+@functools.cache
+def _loop_code() -> tuple[str, ...]:
+    """Where an event loop's own code lives: a thread found there is not blocked in a cell's code.
+
+    Looked up at the first interrupt of an inner loop, not at start-up.
+    """
+    dirs: list[str] = []
+    for name in ("asyncio", "selectors", "trio", "anyio", "outcome", "greenlet"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            dirs.extend(os.path.join(folder, "") for folder in spec.submodule_search_locations)
+        elif spec is not None and spec.origin:
+            dirs.append(spec.origin)
+    return tuple(dirs)
 
 
 class _OwnLoops:
