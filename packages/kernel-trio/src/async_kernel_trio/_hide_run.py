@@ -4,8 +4,8 @@
 trio's private ``GLOBAL_RUN_CONTEXT`` (a thread-local with the runner and the current task).
 While a cell's synchronous code runs, the kernel's run in that thread is blocked, so the state
 can be set aside for the inner run and put back after it. The names used here are trio's
-private ones, checked against the versions this package is tested with (``TESTED_TRIO``);
-a trio that lacks them gets an error that says what to write instead.
+private ones: a test fails on a trio newer than ``TESTED_UP_TO`` until the hook is checked
+against it, and a trio that lacks them gets an error that says what to write instead.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["TESTED_TRIO", "hide_trio_run"]
+__all__ = ["TESTED_UP_TO", "hide_trio_run"]
 
-TESTED_TRIO = ("0.30", "0.35")
-"""The trio releases (first, last) whose run state this hook was tested against."""
+TESTED_UP_TO = "0.35"
+"""The newest trio release this hook was checked against (its tests run on the installed one)."""
 
 
 def _run_context() -> Any:
@@ -42,7 +42,7 @@ def hide_trio_run() -> Iterator[None]:
 
         msg = (
             f"trio {trio.__version__} keeps its run state where async-kernel-trio does not "
-            f"look (tested with trio {TESTED_TRIO[0]} to {TESTED_TRIO[1]}): trio.run cannot "
+            f"look (checked up to trio {TESTED_UP_TO}): trio.run cannot "
             "start in a cell on the trio backend. Write `await fn()` in the cell instead, or "
             "run it in a thread: `await trio.to_thread.run_sync(trio.run, fn)`."
         )
