@@ -37,11 +37,13 @@ if not _soak_zmq_gc.gc.is_alive():  # started lazily by big sends; start it now 
 _soak_probe = {
     "threads": sorted(t.name for t in _soak_threading.enumerate()
                       if not t.name.startswith("async-caller-worker")),
-    "fds": sum(
-        1 for _soak_fd in _soak_os.listdir("/proc/self/fd")
+    "fd_targets": sorted(
+        _soak_os.readlink(f"/proc/self/fd/{_soak_fd}").split(":[")[0]
+        for _soak_fd in _soak_os.listdir("/proc/self/fd")
         if not _soak_os.path.realpath(f"/proc/self/fd/{_soak_fd}").endswith("-journal")
     ),
 }
+_soak_probe["fds"] = len(_soak_probe["fd_targets"])
 """
 """The kernel's threads and open files. Left out: idle pool workers, which linger by design,
 and SQLite's journal, open only while the history thread writes a batch. pyzmq's garbage
@@ -245,7 +247,14 @@ def soak(kernel: RunningKernel, scale: Scale) -> dict[str, Any]:
     if after["threads"] != before["threads"]:
         runner.problem(f"threads: {before['threads']} became {after['threads']}")
     if after["fds"] > before["fds"]:
-        runner.problem(f"file descriptors: {before['fds']} became {after['fds']}")
+        grown = sorted(set(after["fd_targets"]) - set(before["fd_targets"])) or [
+            name
+            for name in set(after["fd_targets"])
+            if after["fd_targets"].count(name) > before["fd_targets"].count(name)
+        ]
+        runner.problem(
+            f"file descriptors: {before['fds']} became {after['fds']} (more of: {grown})"
+        )
     growth = None
     if rss_before and rss_after:
         growth = rss_after / rss_before - 1

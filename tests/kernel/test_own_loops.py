@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     from typing import Any, cast
 
     from async_kernel.runtime._own_loops import install_own_loops
-    from async_kernel.runtime._cell_state import CellState, current_cell
+    from async_kernel.runtime._interrupts import CellState, current_cell
 
     original_run = asyncio.run
     install_own_loops(None)

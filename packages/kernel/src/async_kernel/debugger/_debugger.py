@@ -31,7 +31,7 @@ import anyio
 
 from async_caller import Caller, CallerStoppedError, threads_available
 
-from ..shell._cell_files import cell_files
+from ..shell._shell import cell_files
 from ._dap import (
     DapError,
     DapMessage,

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from types import CoroutineType
 
     from ..messaging._message import Message
-    from ..runtime._cell_state import CellState
-    from ..runtime._interrupts import RunningCell
+    from ..runtime._interrupts import CellState, RunningCell
 
 __all__ = ["CellInterrupts", "RequestArrivals", "Sender"]
 

@@ -25,21 +25,27 @@ __all__ = ["Outbox"]
 class Outbox:
     """Sends the kernel's messages: replies, iopub output and status, stdin requests."""
 
-    def __init__(self, codec: MessageCodec, factory: MessageFactory, transport: Transport) -> None:
+    def __init__(self, codec: MessageCodec, factory: MessageFactory) -> None:
         self.codec = codec
         self.factory = factory
-        self.transport = transport
+        self.transport: Transport
+        """Set by the kernel once it made the transport (which delivers to the dispatcher)."""
         self.last_execute: Message | None = None
         """The latest execute_request that started: output from unknown threads goes there."""
-        self._flushers: list[Callable[[], object]] = []
+        self.unflushed: set[Callable[[], object]] = set()
+        """The flush methods of streams written to since the last :meth:`flush_streams`.
 
-    def add_flusher(self, flush: Callable[[], object]) -> None:
-        """Have :meth:`flush_streams` call ``flush`` (a buffered output stream's)."""
-        self._flushers.append(flush)
+        A stream adds its own when it buffers text, so a request without output calls none.
+        """
 
     def flush_streams(self) -> None:
         """Publish buffered stdout and stderr (any thread)."""
-        for flush in self._flushers:
+        unflushed = self.unflushed
+        while unflushed:
+            try:
+                flush = unflushed.pop()
+            except KeyError:  # another thread took the last one
+                return
             flush()
 
     def reply(

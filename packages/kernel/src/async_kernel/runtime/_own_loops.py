@@ -49,7 +49,7 @@ from async_caller import Caller
 
 from .._exceptions import KernelLoopInUseError
 from ._backends import resolve_backend
-from ._cell_state import current_cell
+from ._interrupts import InterruptController, current_cell
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -57,9 +57,8 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-    from ._interrupts import InterruptController
 
-__all__ = ["backend_hider", "close_sections_left_open", "install_own_loops"]
+__all__ = ["backend_hider", "close_sections_left_open", "install_own_loops", "open_sections"]
 
 _KERNEL_LOOP_IN_USE = (
     "{what}() was called on the kernel's own event loop, which is running this cell: it "
@@ -87,8 +86,9 @@ class _ThreadSections(threading.local):
 
 
 _sections = _ThreadSections()
-_open_count = 0
-"""Sections open in any thread: the end of a cell checks it before looking further."""
+open_sections = 0
+"""Sections open in any thread: the end of a cell reads it (no call on the hot path) and calls
+:func:`close_sections_left_open` only when it is not 0."""
 _count_lock = threading.Lock()
 
 
@@ -180,7 +180,7 @@ def _kernel_loop_here() -> bool:
 @contextlib.contextmanager
 def _section(kind: str) -> Iterator[_Section]:
     """Run the block as a section (the cell's thread); the outermost hides the kernel's loop."""
-    global _open_count
+    global open_sections
     stack = _sections.stack
     section = _Section(kind)
     if not stack:
@@ -191,7 +191,7 @@ def _section(kind: str) -> Iterator[_Section]:
                 restore()
             raise
         with _count_lock:
-            _open_count += 1
+            open_sections += 1
     stack.append(section)
     try:
         yield section
@@ -200,7 +200,7 @@ def _section(kind: str) -> Iterator[_Section]:
 
 
 def _end(section: _Section) -> None:
-    global _open_count
+    global open_sections
     stack = _sections.stack
     while stack:
         ended = stack.pop()
@@ -210,7 +210,7 @@ def _end(section: _Section) -> None:
         for restore in reversed(section.restore):
             restore()
         with _count_lock:
-            _open_count -= 1
+            open_sections -= 1
 
 
 def _hide_kernel_loop(section: _Section) -> None:
@@ -259,10 +259,8 @@ def close_sections_left_open() -> None:
 
     Only Playwright's sync context manager keeps a section open between statements (from
     ``__enter__`` to ``__exit__``); a cell that never calls ``__exit__`` would leave the
-    kernel's loop hidden. Cheap when nothing is open: a cell's end calls it every time.
+    kernel's loop hidden. A cell's end calls it when :data:`open_sections` is not 0.
     """
-    if not _open_count:
-        return
     stack = _sections.stack
     while stack:
         _end(stack[0])
