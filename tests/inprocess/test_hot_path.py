@@ -55,7 +55,7 @@ async def test_an_execute_of_pass_runs_code_in_eight_kernel_modules(anyio_backen
     kernel = CallableKernel(on_message, backend=anyio_backend)
     async with anyio.create_task_group() as tasks:
         await tasks.start(kernel.serve)
-        transport = kernel._transport  # pyright: ignore[reportPrivateUsage]
+        transport = kernel._transport
         assert transport is not None
         for attempt in range(3):  # the first cells load and warm up what later ones reuse
             modules.clear()

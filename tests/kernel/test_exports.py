@@ -50,7 +50,7 @@ def test_every_public_name_is_documented() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
-        async_kernel.no_such_name  # noqa: B018  # pyright: ignore[reportAttributeAccessIssue]
+        async_kernel.no_such_name  # noqa: B018
 
 
 def test_importing_the_package_and_its_layers_loads_nothing_heavy() -> None:

@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     import aiologic
 
     from ..messaging._message import Message
+    from ..runtime._outbox import Sender
     from ..shell._shell import KernelShell
-    from ._protocols import Sender
 
 __all__ = ["Debugger"]
 

@@ -7,7 +7,7 @@ codec signs without shared state and the transport hands frames to its own threa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..messaging._message import Channel, reply_type
 from ._context import current_request
@@ -19,7 +19,44 @@ if TYPE_CHECKING:
     from ..messaging._message import Message, MessageFactory
     from ..messaging._transport import Transport
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "Sender"]
+
+
+class Sender(Protocol):
+    """Replies to requests and publishes on iopub (any thread)."""
+
+    def reply(
+        self,
+        request: Message,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a reply to ``request`` on the channel it came from."""
+        ...
+
+    def reply_error(
+        self, request: Message, ename: str, evalue: str, traceback: Sequence[str] = ()
+    ) -> None:
+        """Send ``request``'s reply type with status ``error``."""
+        ...
+
+    def publish(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: Message | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: Sequence[bytes | memoryview] = (),
+        *,
+        urgent: bool = False,
+    ) -> None:
+        """Send a message on iopub, by default as a child of the current request."""
+        ...
+
+    def flush_streams(self) -> None:
+        """Publish buffered stdout and stderr."""
+        ...
 
 
 class Outbox:

@@ -20,7 +20,7 @@ import tempfile
 import traceback
 from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.compilerop import CachingCompiler
 from IPython.core.displayhook import DisplayHook
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
 
-    from ..messaging._message import Message
+    from ..runtime._outbox import Sender
     from ._gui import GuiManager
 
 __all__ = ["MAX_HASHED_CELL", "CellCompiler", "CellFiles", "KernelShell", "cell_files", "murmur2"]
@@ -151,24 +151,6 @@ class CellCompiler(CachingCompiler):
         return cell_files.path_for(raw_code)
 
 
-class OutputSink(Protocol):
-    """What the shell needs from the kernel to send output."""
-
-    def publish(
-        self,
-        msg_type: str,
-        content: dict[str, Any],
-        parent: Message | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Send a message on iopub."""
-        ...
-
-    def flush_streams(self) -> None:
-        """Publish buffered stdout and stderr."""
-        ...
-
-
 class KernelDisplayHook(DisplayHook):
     """Sends ``execute_result`` for a cell's last expression instead of printing it."""
 
@@ -257,7 +239,7 @@ class KernelShell(InteractiveShell):
     displayhook_class = Type(KernelDisplayHook)
     display_pub_class = Type(KernelDisplayPublisher)
     compiler_class = Type(CellCompiler)  # cells are named after their code's hash (debugger)
-    sink: OutputSink = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
+    sink: Sender = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
     kernel = AnyTrait(None, help="The kernel this shell belongs to (libraries look for it).")
     gui_manager: GuiManager | None = None
     """Switches GUI integrations for ``%gui`` and ``%matplotlib`` (set by the kernel)."""
