@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._exceptions import GuiError as GuiError
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
     from ._exceptions import KernelError as KernelError
+    from ._exceptions import KernelLoopInUseError as KernelLoopInUseError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
     from ._kernel import Kernel as Kernel
@@ -46,6 +47,7 @@ _LAZY = {
     "InvalidMessageError": ".messaging._errors",
     "Kernel": "._kernel",
     "KernelError": "._exceptions",
+    "KernelLoopInUseError": "._exceptions",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
@@ -62,6 +64,7 @@ __all__ = [
     "InvalidMessageError",
     "Kernel",
     "KernelError",
+    "KernelLoopInUseError",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",
