@@ -55,3 +55,12 @@ class CellTimeoutError(KernelError, TimeoutError):
     def _render_traceback_(self) -> list[str]:
         """IPython hook: the lines a cell's error shows instead of a traceback."""
         return [f"{type(self).__name__}: {self}"]
+
+
+class KernelLoopInUseError(KernelError, RuntimeError):
+    """A cell asked the kernel's own running event loop to run again inside itself.
+
+    ``asyncio.get_event_loop().run_until_complete(coro)`` in a cell names the loop that runs
+    the cell. The message says what to write instead: ``await coro``, or ``asyncio.run(coro)``
+    for a loop of its own.
+    """

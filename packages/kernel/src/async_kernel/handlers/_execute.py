@@ -19,6 +19,7 @@ from async_caller import Caller
 from async_caller import UnknownBackendError as UnknownCallerBackendError
 
 from .._exceptions import KernelError
+from ..runtime import _own_loops
 from ..runtime._interrupts import CellState, current_cell
 from ..shell._directives import NO_DIRECTIVES, CellDirectives, parse_directives
 from ..shell._subshell import current_subshell
@@ -115,6 +116,8 @@ class ExecuteHandler:
                 shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
         finally:
             coroutine.close()  # never started if the interrupt came first
+            if _own_loops.open_sections:  # the cell left its own loop marked running
+                _own_loops.close_sections_left_open()
             current_cell.reset(token)
         sender.flush_streams()
         payload = state.payload
