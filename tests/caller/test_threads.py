@@ -14,9 +14,9 @@ from async_caller import (
     CallerStoppedError,
     ThreadsUnavailableError,
     UnknownBackendError,
-    set_threads_available,
     threads_available,
 )
+from async_caller.lowlevel import set_threads_available
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

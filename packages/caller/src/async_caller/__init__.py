@@ -1,12 +1,15 @@
 """Run work in any thread or event loop and get a result that can be awaited or waited on anywhere.
 
 Layers, bottom up: `_exceptions`; `_pending` (Pending, backend-neutral, aiologic);
-`_in_context` and `_wakeup` (small helpers); `_runners` and `_trio_runner` (the only
-asyncio/trio specific code); `_call_queue` and `_worker_pool`; `_threads` (whether threads
-exist); `_caller` (Caller); `_helpers` (as_completed, wait). Import everything from here.
+`_in_context` and `_wakeup` (small helpers); `_runner` (what a Caller needs from a loop),
+`_asyncio_runner` and `_trio_runner` (the only asyncio/trio specific code) and `_backends`
+(names, check, runner for a loop); `_call_queue` and `_worker_pool`; `_threads` (whether
+threads exist); `_caller` (Caller); `_helpers` (as_completed, wait). Each imports only from
+the ones before it. Import everything from here,
+except the switches for hosts and tests, which live in `async_caller.lowlevel`.
 """
 
-from ._caller import BACKENDS as BACKENDS
+from ._backends import BACKENDS as BACKENDS
 from ._caller import Caller as Caller
 from ._exceptions import CallerExistsError as CallerExistsError
 from ._exceptions import CallerStoppedError as CallerStoppedError
@@ -23,7 +26,6 @@ from ._helpers import FIRST_EXCEPTION as FIRST_EXCEPTION
 from ._helpers import as_completed as as_completed
 from ._helpers import wait as wait
 from ._pending import Pending as Pending
-from ._threads import set_threads_available as set_threads_available
 from ._threads import threads_available as threads_available
 from ._worker_pool import WorkerPool as WorkerPool
 
@@ -45,7 +47,6 @@ __all__ = [
     "UnknownBackendError",
     "WorkerPool",
     "as_completed",
-    "set_threads_available",
     "threads_available",
     "wait",
 ]

@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable
 
-    from ._caller import Caller
-    from ._pending import Pending
-    from ._runners import CallScope
+    from ._pending import Pending, _Canceller
+    from ._runner import CallScope, Runner
 
 __all__ = ["CallQueue"]
 
@@ -29,15 +28,14 @@ __all__ = ["CallQueue"]
 class CallQueue:
     """Calls of one function, run one after another in submission order; loop thread only."""
 
-    def __init__(self, caller: Caller, func: Callable[..., Any]) -> None:
-        self.caller = caller
+    def __init__(self, runner: Runner, canceller: _Canceller, func: Callable[..., Any]) -> None:
+        self.runner = runner
+        self.canceller = canceller
         self.func = func
         self.items: deque[tuple[Pending[Any], tuple[Any, ...], dict[str, Any], contextvars.Context]]
         self.items = deque()
         self.wakeup: anyio.Event | None = None
         self.closed = False
-        runner = caller._runner
-        assert runner is not None
         self.cancelled_exc_class = runner.cancelled_exc_class
 
     def push(
@@ -61,9 +59,7 @@ class CallQueue:
     async def run(self) -> None:
         """The worker task: run queued calls until closed or cancelled."""
         items = self.items
-        runner = self.caller._runner
-        assert runner is not None
-        new_scope = runner.call_scopes()
+        new_scope = self.runner.call_scopes()
         try:
             while True:
                 while items:
@@ -89,7 +85,7 @@ class CallQueue:
         # A native scope per call (see `Runner.call_scopes`): cancelling the Pending cancels
         # this call only, and the worker goes on with the next one.
         with scope:
-            if not pending._start(self.caller, scope):
+            if not pending._start(self.canceller, scope):
                 return
             try:
                 result = context.run(self.func, *args, **kwargs)
@@ -102,12 +98,8 @@ class CallQueue:
                         result = stop.value
                     else:
                         result = await InContext(result, context, first)
-            except self.cancelled_exc_class:
-                pending._finish_cancelled()
-                raise
             except BaseException as exc:
-                pending._finish_exception(exc)
-                if not isinstance(exc, Exception):
+                if pending._finish_raised(exc, cancelled=isinstance(exc, self.cancelled_exc_class)):
                     raise
             else:
                 pending._finish_result(result)

@@ -19,19 +19,19 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import importlib.util
 import inspect
 import itertools
 import logging
 import threading
 from collections import deque
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast
 
 import aiologic
 import anyio
 import sniffio
 
+from ._backends import check_backend, create_runner
 from ._call_queue import CallQueue
 from ._exceptions import (
     CallerExistsError,
@@ -41,7 +41,6 @@ from ._exceptions import (
     UnknownBackendError,
 )
 from ._pending import Pending
-from ._runners import create_runner
 from ._threads import threads_available
 from ._worker_pool import WorkerPool
 
@@ -50,15 +49,12 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
-    from ._runners import Runner
+    from ._runner import Runner
 
-__all__ = ["BACKENDS", "Caller"]
+__all__ = ["Caller"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
-
-BACKENDS: Final = ("asyncio", "trio")
-"""The event-loop backends a `Caller` can run on."""
 
 _logger = logging.getLogger("async_caller")
 _names = itertools.count(1)
@@ -480,7 +476,7 @@ class Caller:
             else:
                 queue = self._queues.get(func)
                 if queue is None:
-                    queue = self._queues[func] = CallQueue(self, func)
+                    queue = self._queues[func] = CallQueue(runner, self, func)
                     runner.spawn_system(queue.run)
                 queue.push(pending, args, kwargs, context)
         if submissions:
@@ -611,7 +607,48 @@ class Caller:
                 msg = f"cannot run {what}: no threads here, and this thread has no Caller to run it"
                 raise ThreadsUnavailableError(msg)
             return caller.call_soon(func, *args, **kwargs)
-        return WorkerPool.default().submit(func, *args, **kwargs)
+        pool = WorkerPool.default()
+        if not inspect.iscoroutinefunction(func):
+            return cast("Pending[T]", pool.submit(func, *args, **kwargs))
+        try:
+            backend = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            backend = "asyncio"
+        pending: Pending[Any] = Pending()
+        context = contextvars.copy_context()
+        pool.run_callback(
+            functools.partial(_run_in_new_loop, pending, func, args, kwargs, context, backend)
+        )
+        return pending
+
+
+def _run_in_new_loop(
+    pending: Pending[Any],
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    context: contextvars.Context,
+    backend: str,
+) -> None:
+    """In a worker thread: run a coroutine function in a new loop with a Caller of its own."""
+    if pending.done():  # cancelled before it started: no loop needed
+        return
+    if context.get(_sniffio_cvar) is not None:
+        # The submitter's loop is not running here (anyio.run sets this variable).
+        context.run(_sniffio_cvar.set, None)
+
+    async def main() -> None:
+        async with Caller(name=threading.current_thread().name) as caller:
+            pending._owner_thread = caller.thread
+            assert caller._runner is not None
+            caller._runner.spawn(pending, caller, func, args, kwargs, context)
+            await pending._get_event()
+
+    try:
+        anyio.run(main, backend=backend)
+    except BaseException as exc:  # noqa: BLE001 - delivered through the Pending
+        if not pending.done():
+            pending._finish_raised(exc, cancelled=False)
 
 
 def _run_direct(
@@ -626,19 +663,9 @@ def _run_direct(
     try:
         result = context.run(func, *args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - a loop callback must not raise
-        pending._finish_exception(exc)
+        pending._finish_raised(exc, cancelled=False)
     else:
         pending._finish_result(result)
-
-
-def check_backend(backend: str) -> None:
-    """Raise `UnknownBackendError` unless ``backend`` can be started here."""
-    if backend not in BACKENDS:
-        msg = f"no backend named {backend!r}; valid backends are {', '.join(map(repr, BACKENDS))}"
-        raise UnknownBackendError(msg)
-    if backend == "trio" and importlib.util.find_spec("trio") is None:
-        msg = "backend 'trio' is not installed; install it with: pip install async-caller[trio]"
-        raise UnknownBackendError(msg)
 
 
 def _stop_owned_callers() -> None:

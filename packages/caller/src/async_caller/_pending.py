@@ -275,11 +275,24 @@ class Pending(Generic[T]):
     def _finish_result(self, value: T) -> bool:
         return self._complete(_FINISHED, value, None)
 
-    def _finish_exception(self, exception: BaseException) -> bool:
-        return self._complete(_FINISHED, None, exception)
-
     def _finish_cancelled(self) -> bool:
         return self._complete(_CANCELLED, None, None)
+
+    def _finish_raised(self, exc: BaseException, *, cancelled: bool) -> bool:
+        """Settle from the exception a call raised; return True if its runner must re-raise it.
+
+        The one place that decides what a call's failure means. A cancellation (``cancelled``:
+        the runner's own backend cancelled this call) cancels the Pending and goes on up to
+        the scope or task that caught it. Anything else becomes the Pending's exception; what
+        is not an `Exception` (KeyboardInterrupt, SystemExit) also goes on, ending the loop
+        that runs the call as it would end a task. A loop callback ignores the answer: it
+        must not raise.
+        """
+        if cancelled:
+            self._complete(_CANCELLED, None, None)
+            return True
+        self._complete(_FINISHED, None, exc)
+        return not isinstance(exc, Exception)
 
     # ------------------------------------------------------------------ cancellation
 

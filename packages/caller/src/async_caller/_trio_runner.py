@@ -33,7 +33,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._in_context import InContext
-from ._runners import Runner
+from ._runner import Runner
 from ._wakeup import WakeupChannel, open_wakeup_channel
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import trio
 
     from ._pending import Pending, _Canceller
-    from ._runners import CallArgs, CallScope
+    from ._runner import CallArgs, CallScope
 
     _Call = tuple[
         Pending[Any], _Canceller, Callable[..., Any], CallArgs, dict[str, Any], contextvars.Context
@@ -312,14 +312,11 @@ class TrioRunner(Runner):
         A cancellation propagates so that its scope catches it; so does what is not an
         `Exception` (KeyboardInterrupt, SystemExit), which ends the Caller as it would a task.
         """
-        if isinstance(exc, self.trio.Cancelled) or (
+        cancelled = isinstance(exc, self.trio.Cancelled) or (
             # A nursery inside the call wraps our cancellation in a group.
             scope.cancel_called and self._only_cancelled(exc)
-        ):
-            pending._finish_cancelled()
-            return True
-        pending._finish_exception(exc)
-        return not isinstance(exc, Exception)
+        )
+        return pending._finish_raised(exc, cancelled=cancelled)
 
     def _only_cancelled(self, exc: BaseException) -> bool:
         if isinstance(exc, BaseExceptionGroup):

@@ -11,28 +11,29 @@ is ever left with nobody to run it.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import itertools
+import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 import aiologic
-import anyio
 import sniffio
 
 from ._exceptions import CallerStoppedError
 from ._pending import Pending
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
 __all__ = ["WorkerPool"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_Item = tuple[Pending[Any], "Callable[..., Any]", tuple[Any, ...], dict[str, Any], Any, str]
+_logger = logging.getLogger("async_caller")
 
 
 class WorkerPool:
@@ -66,7 +67,7 @@ class WorkerPool:
         self.idle_timeout = idle_timeout
         self.name = name
         self._lock = threading.Lock()
-        self._items: deque[_Item] = deque()
+        self._items: deque[Callable[[], object]] = deque()
         self._wakeups = aiologic.Semaphore(0)
         self._idle = 0
         self._threads: set[threading.Thread] = set()
@@ -94,28 +95,43 @@ class WorkerPool:
         with self._lock:
             return frozenset(self._threads)
 
-    def submit(
-        self, func: Callable[P, Awaitable[T]] | Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Pending[T]:
-        """Run ``func(*args, **kwargs)`` in a worker thread; any thread.
+    def submit(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Pending[T]:
+        """Run the plain function ``func(*args, **kwargs)`` in a worker thread; any thread.
 
-        See `Caller.to_thread`, which calls this on the default pool.
+        The submitter's context is copied into the call. A running call cannot be
+        interrupted: cancelling its Pending only discards the result. For a coroutine
+        function use `Caller.to_thread`, which gives it an event loop in the worker.
+
+        Raises:
+            CallerStoppedError: If the pool was shut down.
+            TypeError: If ``func`` is a coroutine function.
+        """
+        if inspect.iscoroutinefunction(func):
+            msg = (
+                f"WorkerPool.submit() runs plain functions; use Caller.to_thread() for "
+                f"{func.__qualname__}, which runs it in an event loop"
+            )
+            raise TypeError(msg)
+        pending: Pending[T] = Pending()
+        context = contextvars.copy_context()
+        self.run_callback(functools.partial(_run_item, pending, func, args, kwargs, context))
+        return pending
+
+    def run_callback(self, callback: Callable[[], object], /) -> None:
+        """Run ``callback()`` in a worker thread; any thread.
+
+        The building block of `submit` and `Caller.to_thread`: ``callback`` settles its
+        own Pending. What it raises is logged to the ``async_caller`` logger.
 
         Raises:
             CallerStoppedError: If the pool was shut down.
         """
-        try:
-            backend = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            backend = "asyncio"
-        pending: Pending[Any] = Pending()
-        item: _Item = (pending, func, args, kwargs, contextvars.copy_context(), backend)
         with self._lock:
             if self._shutdown:
-                what = getattr(func, "__qualname__", repr(func))
+                what = getattr(callback, "__qualname__", repr(callback))
                 msg = f"cannot run {what}: the worker pool {self.name!r} was shut down"
                 raise CallerStoppedError(msg)
-            self._items.append(item)
+            self._items.append(callback)
             if self._idle:
                 self._idle -= 1
                 self._wakeups.release()
@@ -125,7 +141,6 @@ class WorkerPool:
                 )
                 self._threads.add(thread)
                 thread.start()
-        return pending
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop accepting work; workers finish what is queued, then exit. Any thread.
@@ -155,7 +170,10 @@ class WorkerPool:
                         return
                     self._idle += 1
             if item is not None:
-                _run_item(*item)
+                try:
+                    item()
+                except Exception:
+                    _logger.exception("work item %r of %r raised", item, self)
                 del item
                 continue
             if self._wakeups.green_acquire(timeout=self.idle_timeout):
@@ -175,51 +193,20 @@ def _run_item(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     context: contextvars.Context,
-    backend: str,
 ) -> None:
+    """Run a plain function in this worker thread and settle its Pending."""
+    if not pending._start(None, None):
+        return
     if context.get(sniffio.current_async_library_cvar) is not None:
         # The submitter's loop is not running here (anyio.run sets this variable).
         context.run(sniffio.current_async_library_cvar.set, None)
-    if inspect.iscoroutinefunction(func):
-        _run_async_item(pending, func, args, kwargs, context, backend)
-        return
-    if not pending._start(None, None):
-        return
     try:
         result = context.run(func, *args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - delivered through the Pending
-        pending._finish_exception(exc)
-    else:
         if inspect.iscoroutine(result):  # e.g. a partial of a coroutine function
             result.close()
-            pending._finish_exception(
-                TypeError(f"{func!r} returned a coroutine; pass the coroutine function itself")
-            )
-        else:
-            pending._finish_result(result)
-
-
-def _run_async_item(
-    pending: Pending[Any],
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    context: contextvars.Context,
-    backend: str,
-) -> None:
-    from ._caller import Caller
-
-    async def main() -> None:
-        async with Caller(name=threading.current_thread().name) as caller:
-            pending._owner_thread = caller.thread
-            assert caller._runner is not None
-            caller._runner.spawn(pending, caller, func, args, kwargs, context)
-            await pending._get_event()
-
-    if pending.done():  # cancelled before it started: no loop needed
-        return
-    try:
-        anyio.run(main, backend=backend)
+            msg = f"{func!r} returned a coroutine; pass the coroutine function itself"
+            raise TypeError(msg)
     except BaseException as exc:  # noqa: BLE001 - delivered through the Pending
-        if not pending.done():
-            pending._finish_exception(exc)
+        pending._finish_raised(exc, cancelled=False)
+    else:
+        pending._finish_result(result)
