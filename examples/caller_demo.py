@@ -24,7 +24,7 @@ def main() -> None:
     worker = Caller.start_new(backend="asyncio", name="worker")
 
     # 2. call_soon from this plain thread; wait() blocks until the result is there.
-    print(worker.call_soon(greet, "plain thread").wait(timeout=5))
+    print(worker.call_soon(greet, "plain thread").wait_sync(timeout=5))
 
     # 3. Await a Pending from a trio loop in another thread, run by the asyncio caller.
     async def from_trio() -> str:
@@ -43,12 +43,12 @@ def main() -> None:
     started.wait(5)
     pending.cancel("not needed any more")
     try:
-        pending.wait(timeout=5)
+        pending.wait_sync(timeout=5)
     except PendingCancelledError as exc:
         print("cancelled:", exc)
 
     # 5. to_thread: blocking work in the shared worker pool.
-    print("to_thread:", Caller.to_thread(sum, range(10)).wait(timeout=5))
+    print("to_thread:", Caller.to_thread(sum, range(10)).wait_sync(timeout=5))
 
     # 6. queue_call: calls of one function run one at a time, in submission order.
     order: list[int] = []
@@ -58,7 +58,7 @@ def main() -> None:
         order.append(i)
 
     for pending in [worker.queue_call(record, i) for i in range(5)]:
-        pending.wait(timeout=5)
+        pending.wait_sync(timeout=5)
     print("queue order:", order)
 
     worker.stop()  # cancels what is left, ends the loop and joins the thread

@@ -81,7 +81,7 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
     portal: BlockingPortal = stack.enter_context(start_blocking_portal(backend))
 
     def wait_pending(pending: Any) -> Any:
-        return pending.wait()
+        return pending.wait_sync()
 
     def wait_future(future: concurrent.futures.Future[Any]) -> Any:
         return future.result()
@@ -111,7 +111,7 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
     else:
         import trio  # noqa: TID251 - the benchmark compares against trio's own API
 
-        token = caller.call_soon(trio.lowlevel.current_trio_token).wait()
+        token = caller.call_soon(trio.lowlevel.current_trio_token).wait_sync()
 
         def run_sync_soon() -> concurrent.futures.Future[None]:
             future: concurrent.futures.Future[None] = concurrent.futures.Future()

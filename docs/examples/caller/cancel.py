@@ -23,7 +23,7 @@ pending = worker.call_soon(sleep_forever)
 started.wait(5)
 pending.cancel("not needed any more")
 try:
-    pending.wait(timeout=5)
+    pending.wait_sync(timeout=5)
 except PendingCancelledError as exc:
     print("cancelled:", exc)
 worker.stop()

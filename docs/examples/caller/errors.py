@@ -6,18 +6,18 @@ from async_caller import Caller, DeadlockError, NoCallerError, PendingTimeoutErr
 
 worker = Caller.start_new(name="worker")
 try:
-    worker.call_soon(anyio.sleep, 10).wait(timeout=0.01)
+    worker.call_soon(anyio.sleep, 10).wait_sync(timeout=0.01)
 except PendingTimeoutError:  # a TimeoutError; the call keeps running
     print("PendingTimeoutError:", True)
 
 
 async def wait_in_own_loop() -> None:
     # Blocking the loop that must run the call could never finish: refused at once.
-    Caller.get_current().call_soon(anyio.sleep, 0).wait()
+    Caller.get_current().call_soon(anyio.sleep, 0).wait_sync()
 
 
 try:
-    worker.call_soon(wait_in_own_loop).wait(timeout=5)
+    worker.call_soon(wait_in_own_loop).wait_sync(timeout=5)
 except DeadlockError:  # a RuntimeError
     print("DeadlockError:", True)
 worker.stop()

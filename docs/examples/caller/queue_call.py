@@ -16,6 +16,6 @@ async def record(i: int) -> None:
 worker = Caller.start_new(name="worker")
 pendings = [worker.queue_call(record, i) for i in range(5)]
 for pending in pendings:
-    pending.wait(timeout=5)
+    pending.wait_sync(timeout=5)
 print("order:", order)
 worker.stop()

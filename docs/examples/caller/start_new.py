@@ -15,7 +15,7 @@ async def greet(name: str) -> str:
 worker = Caller.start_new(backend="asyncio", name="worker")
 
 # From a plain thread: wait() blocks this thread until the result is there.
-print(worker.call_soon(greet, "a plain thread").wait(timeout=5))
+print(worker.call_soon(greet, "a plain thread").wait_sync(timeout=5))
 
 
 # From an event loop, of either backend: await the Pending.

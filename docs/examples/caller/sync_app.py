@@ -18,7 +18,7 @@ class Service:
             return a + b
 
     def add(self, a: int, b: int) -> int:
-        return self._loop.call_soon(self._add, a, b).wait(timeout=10)
+        return self._loop.call_soon(self._add, a, b).wait_sync(timeout=10)
 
     def close(self) -> None:
         self._loop.stop()

@@ -8,7 +8,7 @@ import anyio
 from async_caller import Caller, WorkerPool
 
 # From any thread, even one without an event loop.
-print("sum:", Caller.to_thread(sum, range(10)).wait(timeout=5))
+print("sum:", Caller.to_thread(sum, range(10)).wait_sync(timeout=5))
 
 
 def fetch() -> bool:
@@ -26,6 +26,6 @@ anyio.run(main)
 # A pool of its own: at most two threads, retired after one idle second.
 pool = WorkerPool(max_workers=2, idle_timeout=1.0, name="downloads")
 pendings = [pool.submit(fetch) for _ in range(6)]
-assert all(pending.wait(timeout=5) for pending in pendings)
+assert all(pending.wait_sync(timeout=5) for pending in pendings)
 print("pool:", pool.thread_count)
 pool.shutdown()

@@ -8,6 +8,7 @@ Design note: the hot path (one call = one task) uses the cheapest native task,
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,6 @@ import anyio
 from ._runner import CallArgs, Runner
 
 if TYPE_CHECKING:
-    import contextvars
     from collections.abc import Callable, Coroutine
     from types import TracebackType
     from typing import Self
@@ -91,6 +91,7 @@ class AsyncioRunner(Runner):
         self.loop = asyncio.get_running_loop()
         self.tasks: dict[asyncio.Task[Any], Pending[Any] | None] = {}
         self.closing = False
+        self.serving_task: asyncio.Task[None] | None = None
 
     def call_threadsafe(self, callback: Callable[[], object]) -> None:
         self.loop.call_soon_threadsafe(callback)
@@ -153,6 +154,12 @@ class AsyncioRunner(Runner):
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self.tasks.pop(task, None)
+
+    def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.serving_task = self.loop.create_task(async_fn(), context=contextvars.Context())
+
+    def running_calls(self) -> int:
+        return sum(1 for pending in list(self.tasks.values()) if pending is not None)
 
     def cancel_all(self) -> None:
         self.closing = True

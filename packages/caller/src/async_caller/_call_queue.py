@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._in_context import InContext
+from ._pending import Pending
 
 if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable
 
-    from ._pending import Pending, _Canceller
+    from ._pending import _Canceller
     from ._runner import CallScope, Runner
 
 __all__ = ["CallQueue"]
@@ -28,10 +29,19 @@ __all__ = ["CallQueue"]
 class CallQueue:
     """Calls of one function, run one after another in submission order; loop thread only."""
 
-    def __init__(self, runner: Runner, canceller: _Canceller, func: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        canceller: _Canceller,
+        func: Callable[..., Any],
+        on_end: Callable[[CallQueue], object],
+    ) -> None:
         self.runner = runner
         self.canceller = canceller
         self.func = func
+        self.on_end = on_end
+        self.busy = False  # a call of the queue is running
+        self.pending: Pending[None] = Pending()  # settled when the worker task ends
         self.items: deque[tuple[Pending[Any], tuple[Any, ...], dict[str, Any], contextvars.Context]]
         self.items = deque()
         self.wakeup: anyio.Event | None = None
@@ -57,22 +67,32 @@ class CallQueue:
             self.wakeup.set()
 
     async def run(self) -> None:
-        """The worker task: run queued calls until closed or cancelled."""
+        """The worker task: run queued calls until closed or cancelled.
+
+        It runs as a call of the Caller with a Pending of its own (`Caller.queue_get`), so
+        cancelling that Pending ends the queue, cancelling the calls still in it.
+        """
         items = self.items
         new_scope = self.runner.call_scopes()
         try:
             while True:
                 while items:
                     pending, args, kwargs, context = items.popleft()
-                    await self._run_one(new_scope(), pending, args, kwargs, context)
+                    self.busy = True
+                    try:
+                        await self._run_one(new_scope(), pending, args, kwargs, context)
+                    finally:
+                        self.busy = False
                 if self.closed:
                     return
                 self.wakeup = anyio.Event()
                 await self.wakeup.wait()
                 self.wakeup = None
         finally:
+            self.closed = True
             while items:
                 items.popleft()[0]._finish_cancelled()
+            self.on_end(self)
 
     async def _run_one(
         self,

@@ -64,8 +64,20 @@ class Runner:
         """
         raise NotImplementedError
 
+    def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start the task that serves a Caller made on first use; loop thread only.
+
+        It runs with an empty context, outside any task of the code that asked for the
+        Caller, and ends when the Caller stops or the loop ends.
+        """
+        raise NotImplementedError
+
+    def running_calls(self) -> int:
+        """How many calls have started and not finished; loop thread (a snapshot elsewhere)."""
+        raise NotImplementedError
+
     async def open(self) -> None:
-        """Prepare to run tasks; in the loop, from the task entering the Caller."""
+        """Prepare to run tasks; in the loop, from the task that serves the Caller."""
 
     def cancel_all(self) -> None:
         """Cancel every task this runner started; loop thread only."""

@@ -26,6 +26,7 @@ nursery. trio is imported only when a trio loop is in use.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import deque
@@ -37,7 +38,6 @@ from ._runner import Runner
 from ._wakeup import WakeupChannel, open_wakeup_channel
 
 if TYPE_CHECKING:
-    import contextvars
     from collections.abc import Callable, Coroutine
 
     import trio
@@ -100,6 +100,7 @@ class TrioRunner(Runner):
         self.host_scope: trio.CancelScope | None = None  # scope of the listening host
         self.inline: _CallRecord | None = None  # the call a host runs inline right now
         self.hosts_stopping = False
+        self.system_tasks = 0  # how many of ``scopes`` belong to system tasks, not calls
 
     # ------------------------------------------------------------------ waking the host
 
@@ -341,6 +342,13 @@ class TrioRunner(Runner):
     def call_scopes(self) -> Callable[[], CallScope]:
         return self.trio.CancelScope
 
+    def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.trio.lowlevel.spawn_system_task(async_fn, context=contextvars.Context())
+
+    def running_calls(self) -> int:
+        inline = 1 if self.inline is not None else 0
+        return max(0, len(self.scopes) - self.system_tasks) + inline
+
     def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self.nursery is not None
         self.nursery.start_soon(self._run_system, async_fn)
@@ -350,9 +358,11 @@ class TrioRunner(Runner):
             if self.closing:
                 scope.cancel()
             self.scopes.add(scope)
+            self.system_tasks += 1
             try:
                 await async_fn()
             finally:
+                self.system_tasks -= 1
                 self.scopes.discard(scope)
 
     async def sleep(self, delay: float) -> None:
