@@ -561,11 +561,14 @@ class Caller:
         *,
         protected: bool,
         parent: Caller | None,
+        thread_name: str | None = None,
     ) -> Caller:
         caller = cls._make(name, backend, backend_options, protected=protected, parent=parent)
         caller._owns_thread = True
         thread = threading.Thread(
-            target=caller._thread_main, name=f"async-caller:{caller._name}", daemon=False
+            target=caller._thread_main,
+            name=thread_name or f"async-caller:{caller._name}",
+            daemon=False,
         )
         caller._thread = thread
         thread.start()
@@ -1175,7 +1178,9 @@ class _CallerWorkers:
     """How the worker pool starts, feeds, times and stops worker callers."""
 
     def start(self, backend: str, name: str) -> Caller:
-        return Caller._start_thread(backend, name, None, protected=False, parent=None)
+        return Caller._start_thread(
+            backend, name, None, protected=False, parent=None, thread_name=name
+        )
 
     def run(
         self,
