@@ -9,7 +9,7 @@ class Service:
     """Async code with a synchronous face: callers never see the event loop."""
 
     def __init__(self) -> None:
-        self._loop = Caller.start_new(backend="asyncio", name="service")
+        self._loop = Caller("NewThread", backend="asyncio", name="service")
         self._lock = anyio.Lock()  # made here, used only inside the service's loop
 
     async def _add(self, a: int, b: int) -> int:
@@ -25,7 +25,7 @@ class Service:
 
     @property
     def closed(self) -> bool:
-        return self._loop.stopped
+        return self._loop.stopped.done()
 
 
 service = Service()
