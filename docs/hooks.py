@@ -14,7 +14,7 @@ RUN_MODES_MARKER = "<!-- run-modes-table -->"
 def run_modes_table() -> str:
     """The default run mode of each request type on the shell and control channels."""
     from async_kernel._dispatcher import DEFAULT_RUN_MODES
-    from async_kernel._message import Channel
+    from async_kernel.messaging._message import Channel
 
     rows = ["| request | shell | control |", "|---|---|---|"]
     for msg_type, modes in sorted(DEFAULT_RUN_MODES.items()):

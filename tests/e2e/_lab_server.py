@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from async_kernel._kernelspec import install_kernel_spec
+from async_kernel.cli._kernelspec import install_kernel_spec
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,9 +10,9 @@ import textwrap
 import pytest
 
 from async_kernel import InvalidMessageError
-from async_kernel._callable import frames_to_message, message_to_frames
-from async_kernel._codec import MessageCodec
-from async_kernel._message import Channel
+from async_kernel.messaging._callable_transport import frames_to_message, message_to_frames
+from async_kernel.messaging._codec import MessageCodec
+from async_kernel.messaging._message import Channel
 
 HEADER = {"msg_id": "m1", "msg_type": "kernel_info_request", "session": "s", "version": "5.5"}
 

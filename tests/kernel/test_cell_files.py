@@ -1,4 +1,4 @@
-"""Tests for async_kernel._cell_files: the hash-named files the debugger maps cells to."""
+"""Tests for async_kernel.shell._cell_files: the hash-named files the debugger maps cells to."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel._cell_files import (
+from async_kernel.shell._cell_files import (
     MAX_HASHED_CELL,
     CellCompiler,
     CellFiles,

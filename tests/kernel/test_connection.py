@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel._connection import ConnectionInfo
-from async_kernel._exceptions import ConnectionFileError
+from async_kernel import ConnectionFileError
+from async_kernel.messaging._connection import ConnectionInfo
 
 if TYPE_CHECKING:
     from pathlib import Path

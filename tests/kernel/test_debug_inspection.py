@@ -1,4 +1,4 @@
-"""Tests for async_kernel._debug_inspection: user frames, namespace variables, rich values."""
+"""Tests for async_kernel.debugger._debug_inspection: user frames, namespace variables, rich values."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import async_kernel
-from async_kernel._cell_files import cell_files
-from async_kernel._debug_inspection import (
+from async_kernel.debugger._debug_inspection import (
     kernel_folders,
     namespace_variables,
     rich_bundle_json,
     users_frames,
 )
+from async_kernel.shell._cell_files import cell_files
 
 KERNEL_FILE = str(Path(async_kernel.__file__).parent / "_execute.py")
 

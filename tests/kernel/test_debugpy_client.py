@@ -1,4 +1,4 @@
-"""Tests for async_kernel._debugpy_client: DAP framing, request numbering, events, closing.
+"""Tests for async_kernel.debugger._debugpy_client: DAP framing, request numbering, events, closing.
 
 A small TCP server in the test plays debugpy's adapter, so the client's real socket code runs.
 """
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from async_kernel._debugpy_client import DebugpyClient, DebugpyClosedError
+from async_kernel.debugger._debugpy_client import DebugpyClient, DebugpyClosedError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from async_kernel._interrupts import InterruptController
-from async_kernel._message import Channel, Message
-from async_kernel._shell import CellState
+from async_kernel.messaging._message import Channel, Message
+from async_kernel.runtime._cell_state import CellState
+from async_kernel.runtime._interrupts import InterruptController
 
 
 def run_cell_until_interrupted(

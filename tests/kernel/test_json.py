@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from async_kernel import _json
+from async_kernel.messaging import _json
 
 HEADER = {
     "msg_id": "0f3c1d6e2b7a4c58a9e1d2f3b4c5d6e7_4242_17",

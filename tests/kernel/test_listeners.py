@@ -16,10 +16,10 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from async_kernel._connection import ConnectionInfo
-from async_kernel._listeners import Listeners, listen
-from async_kernel._message import Channel
-from async_kernel._zmq_transport import ZmqTransport
+from async_kernel.messaging._connection import ConnectionInfo
+from async_kernel.messaging._listeners import Listeners, listen
+from async_kernel.messaging._message import Channel
+from async_kernel.messaging.zmq import ZmqTransport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Tests for async_kernel._pydevd_link: telling pydevd's connection from stray ones.
+"""Tests for async_kernel.debugger._pydevd_link: telling pydevd's connection from stray ones.
 
 A real pydevd (``debugpy.connect`` in a subprocess) connects to the listener, next to a
 ZeroMQ socket (what reconnects to a dead kernel's port in the wild), a peer that stays silent
@@ -17,7 +17,7 @@ import anyio
 import pytest
 import zmq
 
-from async_kernel._pydevd_link import accept_pydevd
+from async_kernel.debugger._pydevd_link import accept_pydevd
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

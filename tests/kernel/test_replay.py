@@ -9,9 +9,9 @@ import tracemalloc
 
 import pytest
 
-from async_kernel import _replay
-from async_kernel._codec import REPLAY_HISTORY
-from async_kernel._replay import ReplayHistory
+from async_kernel.messaging import _replay
+from async_kernel.messaging._codec import REPLAY_HISTORY
+from async_kernel.messaging._replay import ReplayHistory
 
 
 def signature(number: int) -> bytes:

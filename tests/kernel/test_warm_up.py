@@ -9,7 +9,7 @@ import sys
 # Run in a fresh interpreter: other tests in this process may have formatted tracebacks.
 PROBE = """
 import json, linecache, sys
-from async_kernel._warm_up import warm_up_tracebacks
+from async_kernel.shell._warm_up import warm_up_tracebacks
 before = set(sys.modules)
 warm_up_tracebacks("linux")
 print(json.dumps({

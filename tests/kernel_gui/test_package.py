@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 
 import async_kernel_gui
 from async_kernel import GuiIntegration
-from async_kernel._gui import ENTRY_POINT_GROUP, available_guis
+from async_kernel.shell._gui import ENTRY_POINT_GROUP, available_guis
 
 
 def test_all_lists_every_public_name() -> None:
@@ -51,7 +51,7 @@ def test_loading_the_integrations_imports_no_toolkit() -> None:
     code = (
         "import sys\n"
         "from async_kernel._kernel import Kernel\n"
-        "from async_kernel._gui import GuiManager\n"
+        "from async_kernel.shell._gui import GuiManager\n"
         "import async_kernel_gui\n"
         "heavy = {'matplotlib', 'tkinter', 'PySide6', 'PyQt6', 'ipympl'}\n"
         "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"

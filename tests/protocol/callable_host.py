@@ -25,13 +25,13 @@ import anyio
 
 from async_caller import Caller
 from async_caller.lowlevel import set_threads_available
-from async_kernel._backends import resolve_backend
+from async_kernel import InvalidMessageError
 from async_kernel._callable import CallableKernel
-from async_kernel._codec import MessageCodec
-from async_kernel._connection import ConnectionInfo
-from async_kernel._exceptions import InvalidMessageError
-from async_kernel._message import Channel
-from async_kernel._zmq_transport import ZmqTransport
+from async_kernel.messaging._codec import MessageCodec
+from async_kernel.messaging._connection import ConnectionInfo
+from async_kernel.messaging._message import Channel
+from async_kernel.messaging.zmq import ZmqTransport
+from async_kernel.runtime._backends import resolve_backend
 
 log = logging.getLogger("callable_host")
 

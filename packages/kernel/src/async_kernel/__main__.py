@@ -5,7 +5,7 @@ Kept to one import: the command line module, which imports the kernel only to st
 
 import sys
 
-from async_kernel._cli import main
+from async_kernel.cli._main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,18 +11,19 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._backends import resolve_backend
-from ._children import end_child_processes
-from ._connection import ConnectionInfo
 from ._kernel import Kernel, main_thread_only
-from ._listeners import Listeners, listen
-from ._zmq_transport import ZmqTransport
+from .messaging._connection import ConnectionInfo
+from .messaging._listeners import Listeners, listen
+from .messaging.zmq import ZmqTransport
+from .runtime._backends import resolve_backend
+from .runtime._children import end_child_processes
+from .runtime._logging import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
-    from ._message import Channel
+    from .messaging._message import Channel
 
 __all__ = ["start_kernel"]
 
@@ -74,11 +75,7 @@ def _run_kernel(
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.__stderr__,
-        format="[async-kernel %(levelname)s] %(message)s",
-    )
+    configure_logging(log_level)
     path = Path(connection_file)
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
@@ -86,14 +83,15 @@ def _run_kernel(
     def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
         return ZmqTransport(info, on_frames, listeners=listeners)
 
+    # Threads inherit the signal mask: block SIGINT while the kernel's threads start (the
+    # shell's history thread among them) so it is delivered to the main thread, which
+    # unblocks it once running.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     kernel = Kernel(info, backend=backend_spec.name, transport=transport)
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
-    # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is
-    # delivered to the main thread, which unblocks it once running.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         anyio.run(
             kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options

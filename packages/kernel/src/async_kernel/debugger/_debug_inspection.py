@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ._cell_files import cell_files
+from ..shell._cell_files import cell_files
 
 __all__ = ["kernel_folders", "namespace_variables", "rich_bundle_json", "users_frames"]
 
@@ -35,7 +35,7 @@ KERNEL_MODULES = (
 """Packages whose frames are the kernel's machinery, never the user's code."""
 
 RICH_BUNDLE_EXPRESSION = (
-    "__import__('async_kernel._debug_inspection', fromlist=['_']).rich_bundle_json({name})"
+    "__import__('async_kernel.debugger._debug_inspection', fromlist=['_']).rich_bundle_json({name})"
 )
 """What debugpy evaluates in a stopped frame for ``richInspectVariables``."""
 

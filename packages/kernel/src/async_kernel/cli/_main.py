@@ -217,8 +217,8 @@ def _run_short_form(parser: argparse.ArgumentParser, arguments: list[str]) -> in
 
 
 def _install(args: argparse.Namespace, name: str | None) -> int | None:
+    from .._exceptions import UnknownBackendError
     from . import _kernelspec
-    from ._exceptions import UnknownBackendError
 
     env = _parse_env(args.env)
     try:
@@ -263,7 +263,9 @@ def _list(prefix: str | None) -> int | None:
     if not specs:
         _write("No async-kernel specs found.")
         return None
-    available = set(_kernelspec.available_backends())
+    from ..runtime._backends import backend_names
+
+    available = set(backend_names())
     rows = [
         (
             spec.name,
@@ -284,28 +286,24 @@ def _start(
     connection_file: str, backend: str, log_level: str | None, ip: str | None = None
 ) -> int | None:
     # First of all, before the imports below: the frontend is connecting already.
-    from ._listeners import listen
+    from ..messaging._listeners import listen
 
     listeners = listen(connection_file)
-    from ._exceptions import UnknownBackendError
-    from ._kernelspec import check_backend
+    from .._exceptions import UnknownBackendError
+    from ..runtime._backends import check_backend
 
     try:
         check_backend(backend)
     except UnknownBackendError as error:
         listeners.close()
         raise _UsageError(str(error), 2) from error
-    if log_level is not None:
-        import logging
-
-        logging.basicConfig(
-            level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
     # Imported by name, and only now: the kernel is the one heavy import of this command line.
     run_kernel = importlib.import_module("async_kernel._start").run_kernel
     try:
         # Only passed when given: the connection file's own address wins otherwise.
         options = {} if ip is None else {"ip": ip}
+        if log_level is not None:
+            options["log_level"] = log_level
         result = run_kernel(connection_file, listeners, backend=backend, **options)
     except UnknownBackendError as error:
         raise _UsageError(str(error), 2) from error

@@ -18,7 +18,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from . import _json
-from ._exceptions import InvalidMessageError
+from ._errors import InvalidMessageError
 from ._message import Channel, Message
 from ._replay import ReplayHistory
 

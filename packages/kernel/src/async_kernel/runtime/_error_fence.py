@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._message import Message
+    from ..messaging._message import Message
 
 __all__ = ["ErrorFence", "client_date"]
 

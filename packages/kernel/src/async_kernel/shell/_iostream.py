@@ -16,12 +16,12 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from ._context import current_request
+from ..runtime._context import current_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._message import Message
+    from ..messaging._message import Message
 
 __all__ = ["OutStream"]
 
