@@ -13,7 +13,7 @@ import anyio
 import anyio.lowlevel
 import sniffio
 
-from async_caller import Caller, PendingCancelled
+from async_caller import Caller, Pending, PendingCancelled
 
 
 async def greet(name: str) -> str:
@@ -75,8 +75,9 @@ def main() -> None:
     # 7. This thread's own caller, inside its loop: a pending group waits for every call.
     async def in_a_group() -> list[str]:
         caller = Caller()
+        pendings: list[Pending[str]] = []
         async with caller.create_pending_group():
-            pendings = [caller.call_soon(greet, name) for name in ("a", "b")]
+            pendings += [caller.call_soon(greet, name) for name in ("a", "b")]
         return [pending.result() for pending in pendings]
 
     print("group:", anyio.run(in_a_group))

@@ -163,6 +163,7 @@ async def test_children_stop_with_parent(anyio_backend: str, thread_backend: str
         with pytest.raises(ValueError, match="already has a child"):
             Caller.start_new(backend=thread_backend, name="child")
     assert child.stopped.done()
+    child.thread.join(10)  # past its loop already: returns at once
     assert not child.thread.is_alive()
     assert parent.children == frozenset()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiologic
 import anyio
@@ -151,9 +151,15 @@ def test_current_pending_is_the_running_calls(
     """Inside a call, Caller.current_pending() is the Pending its submitter got back."""
     caller = start_caller(thread_backend)
     assert Caller.current_pending() is None
-    for submit in (caller.call_soon, caller.call_direct, caller.queue_call):
-        pending = submit(Caller.current_pending)
+
+    async def mine() -> Pending[Any] | None:
+        await anyio.lowlevel.checkpoint()
+        return Caller.current_pending()
+
+    for submit in (caller.call_soon, caller.queue_call, caller.to_thread):
+        pending = submit(mine)
         assert pending.wait_sync(10) is pending
+    assert caller.call_soon(Caller.current_pending).wait_sync(10) is not None  # plain too
 
 
 def test_a_call_that_awaits_its_own_pending_is_told_it_would_deadlock(

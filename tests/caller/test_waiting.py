@@ -4,6 +4,7 @@ awaitable Pending.wait with its timeout, shield, protect and result options."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,7 @@ async def test_wait_shield_outlives_the_cancelled_waiter(anyio_backend: str) -> 
         return "released"
 
     pending = caller.call_soon(released)
+    done: set[Pending[Any]] = set()
     with anyio.fail_after(10):
         with anyio.CancelScope() as scope:
             scope.cancel()
@@ -145,9 +147,10 @@ async def test_as_completed_takes_an_async_generator_and_cancels_the_rest(
         yield forever
 
     with anyio.fail_after(10):
-        async for pending in caller.as_completed(items()):
-            assert pending.result() == 1
-            break
+        async with contextlib.aclosing(caller.as_completed(items())) as completed:
+            async for pending in completed:
+                assert pending.result() == 1
+                break
         await forever.wait(result=False)
     assert forever.cancelled()
 
@@ -186,16 +189,22 @@ async def test_pending_group_with_one_failure_cancels_the_rest(anyio_backend: st
         await anyio.lowlevel.checkpoint()
         raise KeyError("one failed")
 
+    sleepers: list[Pending[None]] = []
+
+    async def body() -> None:
+        nonlocal body_cancelled
+        async with caller.create_pending_group():
+            sleepers.extend(caller.call_soon(anyio.sleep_forever) for _ in range(3))
+            caller.call_soon(fail)
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                body_cancelled = True
+                raise
+
     with anyio.fail_after(10):
         with pytest.raises(KeyError, match="one failed"):
-            async with caller.create_pending_group():
-                sleepers = [caller.call_soon(anyio.sleep_forever) for _ in range(3)]
-                caller.call_soon(fail)
-                try:
-                    await anyio.sleep_forever()
-                except anyio.get_cancelled_exc_class():
-                    body_cancelled = True
-                    raise
+            await body()
     assert body_cancelled
     assert all(sleeper.cancelled() for sleeper in sleepers)
 
@@ -204,15 +213,21 @@ async def test_pending_group_cancel_and_timeout(anyio_backend: str) -> None:
     """cancel() ends a group quietly; a timeout cancels the rest and raises."""
     del anyio_backend
     caller = Caller()
+    sleeper = caller.call_soon(anyio.sleep_forever)
+    late = caller.call_soon(anyio.sleep_forever)
+
+    async def time_out() -> None:
+        async with caller.create_pending_group(timeout=0.01) as group:
+            group.add(late)
+
     with anyio.fail_after(10):
         async with caller.create_pending_group() as group:
-            sleeper = caller.call_soon(anyio.sleep_forever)
+            group.add(sleeper)
             group.cancel()
         assert group.cancelled
         assert sleeper.cancelled()
         with pytest.raises(PendingTimeoutError, match="not done after 0.01 s"):
-            async with caller.create_pending_group(timeout=0.01):
-                late = caller.call_soon(anyio.sleep_forever)
+            await time_out()
         assert late.cancelled()
 
 
@@ -314,16 +329,18 @@ async def test_cancel_wait_returns_once_the_call_has_stopped(anyio_backend: str)
     del anyio_backend
     caller = Caller()
     unwound: list[bool] = []
+    started = aiologic.Event()
 
     async def long_call() -> None:
+        started.set()
         try:
             await anyio.sleep_forever()
         finally:
             unwound.append(True)
 
     pending = caller.call_soon(long_call)
-    await anyio.lowlevel.checkpoint()
     with anyio.fail_after(10):
+        await started
         await pending.cancel_wait("stop now")
     assert unwound == [True]
     assert pending.cancelled()

@@ -22,7 +22,7 @@ except DeadlockError:  # a RuntimeError
     print("DeadlockError:", True)
 
 try:
-    worker.call_soon(sum, [1]).wait()  # a coroutine method: it needs a loop to await it
+    worker.call_soon(sum, [1]).wait().close()  # a coroutine method: it needs a loop
 except TypeError as exc:
     print("TypeError names wait_sync:", "wait_sync" in str(exc))
 worker.stop()

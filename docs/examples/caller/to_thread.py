@@ -4,6 +4,7 @@ import threading
 import time
 
 import anyio
+import anyio.lowlevel
 import sniffio
 
 from async_caller import Caller
@@ -18,7 +19,7 @@ def fetch() -> bool:
 
 
 async def backend_here() -> str:
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     return sniffio.current_async_library()
 
 

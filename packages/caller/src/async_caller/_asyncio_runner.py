@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._pending import current_pending
 from ._runner import CallArgs, Runner
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class AsyncioRunner(Runner):
                 return
             if not pending._start(canceller, task):
                 return
+            current_pending.set(pending)
             try:
                 result = func(*args, **kwargs)
                 if type(result) is CoroutineType:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._in_context import InContext
-from ._pending import Pending
+from ._pending import Pending, call_as
 
 if TYPE_CHECKING:
     import contextvars
@@ -108,7 +108,7 @@ class CallQueue:
             if not pending._start(self.canceller, scope):
                 return
             try:
-                result = context.run(self.func, *args, **kwargs)
+                result = context.run(call_as, pending, self.func, args, kwargs)
                 if inspect.iscoroutine(result):
                     # Take the first step here: a call that never suspends (most handlers)
                     # then costs no trampoline.

@@ -51,7 +51,7 @@ from ._threads import threads_available
 from ._worker_pool import WorkerPool
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+    from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
     from types import TracebackType
     from typing import Self
 
@@ -138,7 +138,8 @@ class Caller:
       inside a running asyncio or trio loop and served by a task of that loop;
     * ``Caller("MainThread")``: the main thread's caller;
     * ``Caller("NewThread", name=..., backend=..., backend_options=...)``: a new thread
-      running a loop of its own with a caller; or `get`, which makes a named child.
+      running a loop of its own with a caller, a child of the calling thread's caller if it
+      has one (not if it is a pooled worker); or `get`, which makes a named child.
 
     Work submitted with `call_soon`, `call_later`, `schedule_call`, `call_direct` or
     `queue_call` runs in the caller's loop and returns a `Pending`; `to_thread` and
@@ -190,6 +191,7 @@ class Caller:
     _parent: Caller | None
     _owns_thread: bool
     _serves_thread: bool
+    _is_worker: bool
     _queues: dict[Callable[..., Any], CallQueue]
 
     def __new__(  # noqa: PYI034 - an existing caller may come back
@@ -207,6 +209,8 @@ class Caller:
                 backend = _calling_backend()
             with cls._registry_lock:
                 parent = cls._by_thread.get(threading.get_ident())
+            if parent is not None and parent._is_worker:
+                parent = None  # a pooled worker retires when idle: it adopts no children
             return cls._start_child(parent, backend, name, backend_options, protected=protected)
         if modifier == "CurrentThread":
             thread = threading.current_thread()
@@ -278,6 +282,7 @@ class Caller:
         self._parent = parent
         self._owns_thread = False
         self._serves_thread = False
+        self._is_worker = False
         self._queues = {}
         return self
 
@@ -407,7 +412,12 @@ class Caller:
 
     @classmethod
     def current_pending(cls) -> Pending[Any] | None:
-        """The Pending of the call running now, if a caller started the current code."""
+        """The Pending of the call running now, if a caller started the current code.
+
+        Set for calls that run as tasks (``call_soon``, ``call_later``, ``schedule_call``,
+        ``queue_call``, coroutine functions given to ``to_thread``), not for the plain
+        callbacks of ``call_direct`` (nor plain functions run by ``to_thread``).
+        """
         return current_pending.get()
 
     @classmethod
@@ -809,7 +819,6 @@ class Caller:
         if context.get(_sniffio_cvar) not in (None, self._backend):
             # anyio.run sets this: a context copied from another loop would name its backend.
             context.run(_sniffio_cvar.set, self._backend)
-        context.run(current_pending.set, pending)
         group = context.get(current_group)
         if group is not None:
             group.add(pending)
@@ -1097,7 +1106,7 @@ class Caller:
         *,
         max_concurrent: int | None = None,
         cancel_unfinished: bool = True,
-    ) -> AsyncIterator[Pending[T]]:
+    ) -> AsyncGenerator[Pending[T]]:
         """Yield a Pending for each item as it finishes: ``async for p in caller.as_completed(...)``.
 
         Coroutines (and other awaitables that are not Pendings) are run in this caller.
@@ -1106,8 +1115,10 @@ class Caller:
             items: Awaitables, or a (sync or async) generator of them.
             max_concurrent: Take the next item only while fewer than this many are unfinished
                 (so a generator starts its work as room allows); None takes them all at once.
-            cancel_unfinished: When the loop ends early (``break``, an error, cancellation),
-                cancel the Pendings that are not done.
+            cancel_unfinished: When the iteration ends early, cancel the Pendings that are
+                not done. An ``async for`` left with ``break`` ends it only once the iterator
+                is collected: wrap it in ``contextlib.aclosing`` to end it at once (trio
+                warns about an async generator that was not closed).
         """
         return follow_awaitables(
             self._to_pending,
@@ -1167,6 +1178,7 @@ def _run_direct(
     if not pending._start(None, None):
         return
     try:
+        # No `call_as`: a plain callback is over before anything could ask for its Pending.
         result = context.run(func, *args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - a loop callback must not raise
         pending._finish_raised(exc, cancelled=False)
@@ -1178,9 +1190,11 @@ class _CallerWorkers:
     """How the worker pool starts, feeds, times and stops worker callers."""
 
     def start(self, backend: str, name: str) -> Caller:
-        return Caller._start_thread(
+        worker = Caller._start_thread(
             backend, name, None, protected=False, parent=None, thread_name=name
         )
+        worker._is_worker = True
+        return worker
 
     def run(
         self,

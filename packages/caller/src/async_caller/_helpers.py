@@ -16,7 +16,7 @@ import anyio
 from ._exceptions import PendingTimeoutError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 
     from ._pending import Pending
 
@@ -168,7 +168,7 @@ async def follow_awaitables(
     *,
     max_concurrent: int | None,
     cancel_unfinished: bool,
-) -> AsyncIterator[Pending[T]]:
+) -> AsyncGenerator[Pending[T]]:
     """`Caller.as_completed`: yield Pendings as they finish, taking items as room allows."""
     if max_concurrent is not None and max_concurrent < 1:
         msg = f"max_concurrent must be at least 1 or None, not {max_concurrent}"

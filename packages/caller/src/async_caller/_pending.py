@@ -34,7 +34,7 @@ from ._exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Generator
 
-__all__ = ["Pending", "current_pending"]
+__all__ = ["Pending", "call_as", "current_pending"]
 
 T = TypeVar("T")
 
@@ -69,7 +69,20 @@ class _FunctionCanceller:
 current_pending: contextvars.ContextVar[Pending[Any] | None] = contextvars.ContextVar(
     "async_caller.current_pending", default=None
 )
-"""The Pending of the call running in this context; set in each call's copied context."""
+"""The Pending of the call running in this context; set when each call starts (`call_as`)."""
+
+
+def call_as(
+    pending: Pending[Any], func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call ``func`` as the call of ``pending``: `current_pending` names it meanwhile.
+
+    Runners call this inside the call's own context (``context.run(call_as, ...)``): the
+    variable is set when the call starts, not when it is submitted, since a set made while
+    thousands of calls wait in a queue costs each of them a context of its own.
+    """
+    current_pending.set(pending)
+    return func(*args, **kwargs)
 
 
 def _in_event_loop() -> bool:

@@ -34,6 +34,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._in_context import InContext
+from ._pending import call_as
 from ._runner import Runner
 from ._wakeup import WakeupChannel, open_wakeup_channel
 
@@ -217,7 +218,7 @@ class TrioRunner(Runner):
             return None
         self.inline = record
         try:
-            result = context.run(func, *args, **kwargs)
+            result = context.run(call_as, pending, func, args, kwargs)
             if type(result) is CoroutineType:
                 try:
                     yielded = context.run(result.send, None)
@@ -273,7 +274,7 @@ class TrioRunner(Runner):
                 return
             self.scopes.add(scope)
             try:
-                result = func(*args, **kwargs)
+                result = call_as(pending, func, args, kwargs)
                 if type(result) is CoroutineType:
                     result = await result
             except BaseException as exc:

@@ -128,6 +128,19 @@ class WorkerPool(Generic[W]):
             CallerStoppedError: If the pool was shut down.
         """
         pending: Pending[Any] = Pending()
+        while not self._try_submit(backend, pending, func, args, kwargs, context):
+            pass  # an idle worker had stopped (a call stopped its own caller): pick again
+        return pending
+
+    def _try_submit(
+        self,
+        backend: str,
+        pending: Pending[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> bool:
         start = False
         with self._lock:
             if self._shutdown:
@@ -149,7 +162,7 @@ class WorkerPool(Generic[W]):
             group = context.get(current_group)
             if group is not None:  # the worker adds it too, once it gets it; that is harmless
                 group.add(pending)
-            return pending
+            return True
         if start:
             try:
                 worker = self.host.start(backend, f"{self.name}-{backend}-{next(self._names)}")
@@ -159,8 +172,7 @@ class WorkerPool(Generic[W]):
             with self._lock:
                 self._workers[worker] = backend
         assert worker is not None
-        self._run(worker, pending, func, args, kwargs, context)
-        return pending
+        return self._run(worker, pending, func, args, kwargs, context, give_up=start)
 
     def _run(
         self,
@@ -170,12 +182,23 @@ class WorkerPool(Generic[W]):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: contextvars.Context,
-    ) -> None:
-        pending.add_done_callback(lambda _: self._release(worker))
+        *,
+        give_up: bool = True,
+    ) -> bool:
+        """Run a call in ``worker``; False if the worker had stopped and ``give_up`` is False."""
         try:
             self.host.run(worker, pending, func, args, kwargs, context)
-        except CallerStoppedError as exc:  # the worker stopped (interpreter exit): give up
-            pending._finish_raised(exc, cancelled=False)
+        except CallerStoppedError as exc:
+            with self._lock:
+                self._workers.pop(worker, None)
+                self._idle_since.pop(worker, None)
+                self._timed.discard(worker)
+            if not give_up:
+                return False
+            pending._finish_raised(exc, cancelled=False)  # a new worker stopped: exit is near
+            return True
+        pending.add_done_callback(lambda _: self._release(worker))
+        return True
 
     def _release(self, worker: W) -> None:
         """A worker finished its call; in the worker's thread (or the cancelling one)."""
