@@ -20,6 +20,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from async_caller import Caller as Caller
+    from async_caller import Pending as Pending
+
     from ._callable import CallableKernel as CallableKernel
     from ._exceptions import GuiError as GuiError
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
@@ -35,12 +38,14 @@ if TYPE_CHECKING:
 _LAZY = {
     "BackendSpec": ".runtime._backends",
     "CallableKernel": "._callable",
+    "Caller": "async_caller",
     "ConnectionFileError": ".messaging._errors",
     "GuiError": "._exceptions",
     "GuiIntegration": ".shell._gui",
     "GuiUnavailableError": "._exceptions",
     "InvalidMessageError": ".messaging._errors",
     "KernelError": "._exceptions",
+    "Pending": "async_caller",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
@@ -49,12 +54,14 @@ _LAZY = {
 __all__ = [
     "BackendSpec",
     "CallableKernel",
+    "Caller",
     "ConnectionFileError",
     "GuiError",
     "GuiIntegration",
     "GuiUnavailableError",
     "InvalidMessageError",
     "KernelError",
+    "Pending",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",

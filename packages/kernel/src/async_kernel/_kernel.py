@@ -146,10 +146,13 @@ class Kernel:
 
     async def run(self) -> None:
         """Serve until a shutdown request (main thread, inside the backend's event loop)."""
-        async with Caller(name="Shell") as caller:
+        # The kernel's own callers are protected: a cell cannot stop them by accident.
+        async with Caller(name="Shell", protected=True) as caller:
             self.main_caller = caller
             self._shutdown_requested = anyio.Event()
-            self.control_caller = Caller.start_new(backend=self.backend, name="Control")
+            self.control_caller = Caller(
+                "NewThread", backend=self.backend, name="Control", protected=True
+            )
             self._install()
             load_python_lexer()
             self.transport.start()
@@ -163,8 +166,9 @@ class Kernel:
             try:
                 await self._shutdown_requested.wait()
             finally:
-                self.control_caller.stop()
+                self.control_caller.stop(force=True)
                 self.subshells.stop_all()
+                caller.stop(force=True)
         self._stop()
 
     def _install(self) -> None:
