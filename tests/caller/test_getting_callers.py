@@ -200,3 +200,33 @@ def test_calls_running_and_queued_are_counted(
     for pending in (first, *later):
         pending.wait_sync(10)
     assert caller.call_soon(lambda: caller.calls_queued).wait_sync(10) == 0
+
+
+def test_a_loop_run_inside_a_call_gets_its_own_caller(
+    start_caller: Callable[..., Caller],
+) -> None:
+    """Caller() is the caller of the loop running now: a loop started inside a call has its own.
+
+    A trio run inside an asyncio call (asyncio inside trio cannot be told apart: sniffio
+    reports trio for the whole of a trio run).
+    """
+    import trio  # noqa: TID251 - the test runs trio's own loop inside an asyncio call
+
+    worker = start_caller("asyncio")
+    other = "trio"
+
+    async def inner() -> Caller:
+        return Caller()
+
+    def run_a_loop_of_its_own() -> tuple[Caller, Caller, Caller]:
+        outer = Caller()
+        nested = trio.run(inner)  # blocks the worker's loop while it runs
+        return outer, nested, Caller()
+
+    outer, nested, after = worker.call_soon(run_a_loop_of_its_own).wait_sync(10)
+    assert outer is worker
+    assert nested is not worker
+    assert nested.backend == other
+    assert nested.thread is worker.thread
+    assert nested.stopped.done()  # it ended with its loop
+    assert after is worker

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._pending import current_pending
-from ._runner import CallArgs, Runner
+from ._runner import CallArgs, Runner, running_backend
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -159,6 +159,9 @@ class AsyncioRunner(Runner):
 
     def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.serving_task = self.loop.create_task(async_fn(), context=contextvars.Context())
+
+    def runs_here(self) -> bool:
+        return running_backend() == "asyncio" and asyncio.get_running_loop() is self.loop
 
     def running_calls(self) -> int:
         return sum(1 for pending in list(self.tasks.values()) if pending is not None)

@@ -47,6 +47,7 @@ from ._exceptions import (
 from ._helpers import ALL_COMPLETED, ReturnWhen, follow_awaitables, wait_awaitables
 from ._pending import Pending, current_pending
 from ._pending_group import PendingGroup, current_group
+from ._runner import running_backend
 from ._threads import threads_available
 from ._worker_pool import WorkerPool
 
@@ -192,6 +193,7 @@ class Caller:
     _owns_thread: bool
     _serves_thread: bool
     _is_worker: bool
+    _outer: Caller | None
     _queues: dict[Callable[..., Any], CallQueue]
 
     def __new__(  # noqa: PYI034 - an existing caller may come back
@@ -223,10 +225,15 @@ class Caller:
             raise ValueError(msg)
         with cls._registry_lock:
             caller = cls._by_thread.get(thread.ident or -1)
-        if caller is not None and not caller._stop_requested:
+        here = thread is threading.current_thread()
+        if (
+            caller is not None
+            and not caller._stop_requested
+            and (not here or caller._runner is None or caller._runner.runs_here())
+        ):
             caller._check_matches(name, backend)
             return caller
-        if thread is not threading.current_thread():
+        if not here:
             msg = (
                 f"the main thread has no Caller yet: call Caller() inside its event loop first "
                 f"(asked from thread {threading.current_thread().name!r})"
@@ -283,6 +290,7 @@ class Caller:
         self._owns_thread = False
         self._serves_thread = False
         self._is_worker = False
+        self._outer = None
         self._queues = {}
         return self
 
@@ -487,38 +495,37 @@ class Caller:
         with self._registry_lock:
             self._by_id[self._id] = self
             if thread_owner:
+                # A loop started inside a call of this thread's caller (a cell running a loop
+                # of its own) gets a caller of its own; the outer one comes back after it.
                 existing = self._by_thread.get(self._thread_id)
-                if existing is None or existing._stop_requested:  # a stopping one makes room
-                    existing = self._by_thread[self._thread_id] = self
-                if existing is not self:
-                    del self._by_id[self._id]
-                    msg = f"thread {self.thread.name!r} already has {existing!r}"
-                    raise CallerExistsError(msg)
+                if existing is not None and not existing._stop_requested:
+                    self._outer = existing
+                self._by_thread[self._thread_id] = self
                 self._serves_thread = True
 
     def _unregister(self) -> None:
         with self._registry_lock:
             self._by_id.pop(self._id, None)
             if self._serves_thread and self._by_thread.get(self._thread_id) is self:
-                del self._by_thread[self._thread_id]
+                outer = self._outer
+                if outer is not None and not outer._stop_requested:
+                    self._by_thread[self._thread_id] = outer
+                else:
+                    del self._by_thread[self._thread_id]
 
     @classmethod
     def _start_for_running_loop(
         cls, name: str | None, backend: str | None, *, protected: bool
     ) -> Caller:
         """Make the current thread's caller, served by a new task of the running loop."""
-        try:
-            running = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            running = None
-        if running not in BACKENDS:
+        running = running_backend()
+        if running is None:
             msg = (
                 f"thread {threading.current_thread().name!r} runs no asyncio or trio event "
                 "loop, so it has no Caller: call Caller() inside a running loop, or start a "
                 "thread with one using Caller('NewThread')"
             )
             raise NoCallerError(msg)
-        assert running is not None
         if backend is not None and backend != running:
             msg = f"this thread runs {running}, not {backend!r}"
             raise CallerExistsError(msg)

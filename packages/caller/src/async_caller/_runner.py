@@ -6,6 +6,8 @@ only asyncio or trio specific code; `_backends.create_runner` picks one.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -15,9 +17,24 @@ if TYPE_CHECKING:
 
     from ._pending import Pending, _Canceller
 
-__all__ = ["CallArgs", "CallScope", "Runner"]
+__all__ = ["CallArgs", "CallScope", "Runner", "running_backend"]
 
 CallArgs = tuple[Any, ...]
+
+
+def running_backend() -> str | None:
+    """The library of the innermost loop running in this thread now, or None; any thread.
+
+    Unlike sniffio, which trusts a context variable that anyio sets and every copied context
+    keeps, this asks the loops: a trio run started inside an asyncio call (a cell running a
+    loop of its own) is trio's, although asyncio's loop is running too.
+    """
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return "trio"
+    if asyncio._get_running_loop() is not None:
+        return "asyncio"
+    return None
 
 
 class Runner:
@@ -70,6 +87,10 @@ class Runner:
         It runs with an empty context, outside any task of the code that asked for the
         Caller, and ends when the Caller stops or the loop ends.
         """
+        raise NotImplementedError
+
+    def runs_here(self) -> bool:
+        """Whether this runner's loop is the one running in the calling thread now."""
         raise NotImplementedError
 
     def running_calls(self) -> int:

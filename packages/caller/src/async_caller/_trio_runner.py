@@ -346,6 +346,12 @@ class TrioRunner(Runner):
     def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.trio.lowlevel.spawn_system_task(async_fn, context=contextvars.Context())
 
+    def runs_here(self) -> bool:
+        try:
+            return self.trio.lowlevel.current_trio_token() is self.token
+        except RuntimeError:  # no trio run in this thread now
+            return False
+
     def running_calls(self) -> int:
         inline = 1 if self.inline is not None else 0
         return max(0, len(self.scopes) - self.system_tasks) + inline
