@@ -34,6 +34,7 @@ import sniffio
 from async_caller import Caller, CallerStoppedError
 
 from .handlers._subshells import UnknownSubshellError
+from .messaging._errors import InvalidMessageError
 from .messaging._message import Channel, reply_type
 from .runtime._context import current_request
 from .shell._subshell import current_subshell
@@ -135,15 +136,41 @@ class Dispatcher:
     """Hands each incoming request to its handler in the thread its run mode says."""
 
     def __init__(
-        self, outbox: Outbox, routes: Routes, handlers: dict[str, Handler], backend: str
+        self,
+        outbox: Outbox,
+        routes: Routes,
+        handlers: dict[str, Handler],
+        backend: str,
+        on_input_reply: Callable[[Message], object],
     ) -> None:
+        """``on_input_reply`` takes what arrives on stdin (the transport's thread)."""
         self._outbox = outbox
+        self._codec = outbox.codec
+        self._on_input_reply = on_input_reply
         self._routes = routes
         self._backend = backend
         self._handlers = handlers
         self._seq = itertools.count(1)
         self.last_seq = 0
         self._queue_runners: dict[str, Callable[[Message, Subshell | None], Awaitable[None]]] = {}
+
+    def receive(self, channel: Channel, frames: list[bytes]) -> None:
+        """Verify and decode one message's frames, then route it (the transport's thread).
+
+        A message that fails verification is logged and dropped; one whose header was good
+        gets an error reply, so its sender is not left waiting.
+        """
+        try:
+            msg = self._codec.deserialize(channel, frames)
+        except InvalidMessageError as exc:
+            log.warning("rejected a message on %s: %s", channel, exc)
+            if exc.request is not None and channel is not Channel.stdin:
+                self.reject(exc.request, "InvalidMessage", str(exc))
+            return
+        if channel is Channel.stdin:
+            self._on_input_reply(msg)
+        else:
+            self.dispatch(msg)
 
     def dispatch(self, msg: Message) -> None:
         """Route one verified request (IO thread)."""

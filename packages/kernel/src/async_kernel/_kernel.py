@@ -31,7 +31,6 @@ from .handlers._lifecycle import LifecycleHandler, kernel_info
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .messaging._codec import MessageCodec
-from .messaging._errors import InvalidMessageError
 from .messaging._message import Channel, Message, MessageFactory
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
@@ -84,18 +83,11 @@ class Kernel:
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
-        self.transport: Transport
-        if transport is None:
-            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
-
-            self.transport = ZmqTransport(info, self._on_frames)
-        else:
-            self.transport = transport(self._on_frames)
         if interrupts is None:
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
-        self.outbox = Outbox(self.codec, self.factory, self.transport)
+        self.outbox = Outbox(self.codec, self.factory)
         self.main_caller: Caller
         self.control_caller: Caller
         self._shutdown_requested: anyio.Event | None = None
@@ -112,7 +104,18 @@ class Kernel:
         shell.gui_manager = self.gui
         self.debugger = Debugger(outbox, shell, lambda: self.control_caller)
         self.kernel_info = kernel_info(backend, debugger=self.debugger.available)
-        self.dispatcher = Dispatcher(outbox, self, self._handlers(), backend)
+        self.dispatcher = Dispatcher(
+            outbox, self, self._handlers(), backend, on_input_reply=self.stdin.on_message
+        )
+        # The transport hands what it receives straight to the dispatcher (its thread).
+        self.transport: Transport
+        if transport is None:
+            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
+
+            self.transport = ZmqTransport(info, self.dispatcher.receive)
+        else:
+            self.transport = transport(self.dispatcher.receive)
+        outbox.transport = self.transport
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler of each message type. Override to replace one (a custom kernel)."""
@@ -179,6 +182,8 @@ class Kernel:
         install_library_compat()
         self._restore.append(uninstall_library_compat)
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
+        replaced = sys.stdout, sys.stderr
+        self._restore.append(lambda: _restore_streams(*replaced))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
@@ -187,8 +192,8 @@ class Kernel:
                 self.transport.call_later,
                 lambda: self.outbox.last_execute,
                 fileno=original.fileno() if original is not None else None,
+                unflushed=self.outbox.unflushed,
             )
-            self.outbox.add_flusher(stream.flush)
             setattr(sys, name, stream)
         self.stdin.install()
         self._restore.append(self.stdin.uninstall)
@@ -196,13 +201,13 @@ class Kernel:
     def _stop(self) -> None:
         self.gui.stop()
         self.outbox.flush_streams()
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        while self._restore:
+            self._restore.pop()()
         self.transport.stop()
         history = self.shell.history_manager
         if history is not None:
             end_history(history)
-        while self._restore:
-            self._restore.pop()()
+        KernelShell.clear_instance()
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
@@ -287,20 +292,9 @@ class Kernel:
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
         self.outbox.publish("stream", {"name": name, "text": text}, parent)
 
-    # --- receiving (the transport's thread) ------------------------------------------------------
 
-    def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
-        try:
-            msg = self.codec.deserialize(channel, frames)
-        except InvalidMessageError as exc:
-            log.warning("rejected a message on %s: %s", channel, exc)
-            if exc.request is not None and channel is not Channel.stdin:
-                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
-            return
-        if channel is Channel.stdin:
-            self.stdin.on_message(msg)
-        else:
-            self.dispatcher.dispatch(msg)
+def _restore_streams(stdout: Any, stderr: Any) -> None:
+    sys.stdout, sys.stderr = stdout, stderr
 
 
 def main_thread_only() -> None:

@@ -48,6 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int | None:
         lines exit through argparse with status 2.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["launch"]:  # the remote launcher has a command line of its own
+        from ._launcher import main as launch
+
+        return launch(arguments[1:]) or None
+    if arguments[:1] == ["install"] and any(
+        argument.partition("=")[0] == "--provisioner" for argument in arguments
+    ):
+        from ._provisioner_specs import main as install_provisioner_spec
+
+        return install_provisioner_spec(arguments[1:])
     try:
         if arguments and arguments[0] in _COMMANDS:
             return _run_command(_command_parser().parse_args(arguments))

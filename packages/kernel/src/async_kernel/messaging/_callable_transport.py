@@ -22,8 +22,7 @@ from IPython.core.error import StdinNotImplementedError
 
 from async_caller import Caller, CallerStoppedError
 
-from . import _json
-from ._codec import MessageCodec, check_header
+from ._codec import MessageCodec, check_header, loads
 from ._errors import InvalidMessageError
 from ._message import PROTOCOL_VERSION, Channel
 
@@ -180,7 +179,7 @@ def message_to_frames(message: Mapping[str, Any] | str | bytes) -> tuple[Channel
     """
     if isinstance(message, str | bytes):
         try:
-            message = _json.loads(message if isinstance(message, bytes) else message.encode())
+            message = loads(message if isinstance(message, bytes) else message.encode())
         except ValueError as exc:
             raise InvalidMessageError(f"the message is not valid JSON: {exc}") from exc
     if not isinstance(message, Mapping):

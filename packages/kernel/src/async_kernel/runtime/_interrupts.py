@@ -33,7 +33,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._async_exc import raise_in_thread
@@ -43,9 +44,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import CoroutineType, FrameType
 
-    from ._cell_state import CellState
+    from ..messaging._message import Message
 
-__all__ = ["INTERRUPT_SIGNAL", "InterruptController", "RunningCell"]
+__all__ = ["INTERRUPT_SIGNAL", "CellState", "InterruptController", "RunningCell", "current_cell"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,22 @@ CANCEL_GRACE = 0.05
 """Seconds between checks that a worker's cancelled cell did not resume into blocking code."""
 
 _MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@dataclass(slots=True)
+class CellState:
+    """What the kernel tracks while one cell runs: its error and whether it was interrupted."""
+
+    request: Message
+    execution_count: int
+    error: dict[str, Any] | None = None
+    interrupted: bool = False
+    cancelled_exc_class: type[BaseException] | None = None
+    payload: list[dict[str, Any]] = field(default_factory=list)
+
+
+current_cell: ContextVar[CellState | None] = ContextVar("async_kernel_cell", default=None)
+"""The cell the current code runs in, if any."""
 
 
 @dataclass(slots=True, eq=False)
