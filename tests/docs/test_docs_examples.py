@@ -163,6 +163,14 @@ EXPECTED: dict[str, Expect] = {
             "subshells after delete: 0",
         )
     ),
+    "client/own_loop_interrupt.py": Expect(
+        (
+            "kernel_info while asyncio.run runs: ok",
+            "asyncio.run cell: error KeyboardInterrupt",
+            "trio.run cell: error KeyboardInterrupt",
+            "the kernel goes on: 'again'",
+        )
+    ),
     "client/comm_echo.py": Expect(("echoed: {'n': 1}", "echoed: {'n': 2}", "closed: True")),
     "client/widget_await.py": Expect(("the cell saw the slider move to 7",)),
     "client/input.py": Expect(("the kernel asks: Your name?", "the cell prints: hello Ada")),
@@ -202,6 +210,19 @@ EXPECTED: dict[str, Expect] = {
             "group results: [0, 1, 4]",
             "a timeout cancelled it: True",
             "stop refused: CallerProtectedError",
+        )
+    ),
+    "cells/own_loops.ipy": Expect(
+        (
+            "fetched asyncio.run",
+            "'ASYNCIO.RUN'",
+            "run_until_complete gave A NEW LOOP",
+            "anyio slept on asyncio",
+            "anyio slept on trio",
+            "trio.run ran three tasks",
+            "in a subshell: SUBSHELL",
+            "in a thread cell: THREAD",
+            "the kernel's loop stays its own:",
         )
     ),
 }

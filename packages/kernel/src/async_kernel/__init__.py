@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._exceptions import GuiError as GuiError
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
     from ._exceptions import KernelError as KernelError
+    from ._exceptions import KernelLoopInUseError as KernelLoopInUseError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
     from ._kernel import Kernel as Kernel
@@ -50,6 +51,7 @@ _LAZY = {
     "InvalidMessageError": ".messaging._errors",
     "Kernel": "._kernel",
     "KernelError": "._exceptions",
+    "KernelLoopInUseError": "._exceptions",
     "Pending": "async_caller",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
@@ -68,6 +70,7 @@ __all__ = [
     "InvalidMessageError",
     "Kernel",
     "KernelError",
+    "KernelLoopInUseError",
     "Pending",
     "UnknownBackendError",
     "UnknownGuiError",

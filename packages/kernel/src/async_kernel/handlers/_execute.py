@@ -17,6 +17,7 @@ import anyio
 
 from async_caller import Caller
 
+from ..runtime import _own_loops
 from ..runtime._interrupts import CellState, current_cell
 from ..shell._subshell import current_subshell
 
@@ -97,6 +98,8 @@ class ExecuteHandler:
                 shell._showtraceback(KeyboardInterrupt, KeyboardInterrupt(), [])
         finally:
             coroutine.close()  # never started if the interrupt came first
+            if _own_loops.open_sections:  # the cell left its own loop marked running
+                _own_loops.close_sections_left_open()
             current_cell.reset(token)
         sender.flush_streams()
         payload = state.payload

@@ -29,7 +29,15 @@ from ._message import Channel, Message
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["DELIMITER", "MessageCodec", "ReplayHistory", "check_header", "dumps", "loads"]
+__all__ = [
+    "DELIMITER",
+    "MessageCodec",
+    "ReplayHistory",
+    "check_header",
+    "dumps",
+    "loads",
+    "unpack_own",
+]
 
 DELIMITER = b"<IDS|MSG>"
 
@@ -147,6 +155,19 @@ class MessageCodec:
         """Record an accepted signature; reject it if it was seen before (a replay)."""
         if not self._replay_history.remember(signature):
             raise InvalidMessageError("replayed message rejected: its signature was seen before")
+
+
+def unpack_own(
+    frames: Sequence[bytes | memoryview],
+) -> tuple[list[Any], list[bytes | memoryview]]:
+    """Split frames this kernel's codec made into their four JSON parts, decoded, and buffers.
+
+    For messages the kernel itself made (a transport handing them to its host): no signature
+    check and no validation, which :meth:`MessageCodec.deserialize` does for what arrives.
+    """
+    split = next(index for index, frame in enumerate(frames) if bytes(frame) == DELIMITER)
+    parts = [loads(frame) for frame in frames[split + 2 : split + 6]]
+    return parts, list(frames[split + 6 :])
 
 
 def _decode_object(name: str, part: bytes) -> dict[str, Any]:
