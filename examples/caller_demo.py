@@ -1,7 +1,8 @@
 """A tour of async_caller: run with ``uv run python examples/caller_demo.py``.
 
 Shows a caller in a new thread, call_soon from a plain thread, awaiting across loops and
-backends, cancellation from another thread, to_thread and queue_call ordering.
+backends, cancellation from another thread, to_thread, call_using_backend, queue_call
+ordering, and a pending group in this thread's own caller.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import threading
 
 import anyio
 import anyio.lowlevel
+import sniffio
 
-from async_caller import Caller, PendingCancelledError
+from async_caller import Caller, Pending, PendingCancelled
 
 
 async def greet(name: str) -> str:
@@ -21,10 +23,10 @@ async def greet(name: str) -> str:
 
 def main() -> None:
     # 1. A caller in a new thread, with its own asyncio loop.
-    worker = Caller.start_new(backend="asyncio", name="worker")
+    worker = Caller("NewThread", backend="asyncio", name="worker")
 
-    # 2. call_soon from this plain thread; wait() blocks until the result is there.
-    print(worker.call_soon(greet, "plain thread").wait(timeout=5))
+    # 2. call_soon from this plain thread; wait_sync() blocks until the result is there.
+    print(worker.call_soon(greet, "plain thread").wait_sync(timeout=5))
 
     # 3. Await a Pending from a trio loop in another thread, run by the asyncio caller.
     async def from_trio() -> str:
@@ -43,12 +45,19 @@ def main() -> None:
     started.wait(5)
     pending.cancel("not needed any more")
     try:
-        pending.wait(timeout=5)
-    except PendingCancelledError as exc:
+        pending.wait_sync(timeout=5)
+    except PendingCancelled as exc:
         print("cancelled:", exc)
 
-    # 5. to_thread: blocking work in the shared worker pool.
-    print("to_thread:", Caller.to_thread(sum, range(10)).wait(timeout=5))
+    # 5. to_thread: blocking work in a pooled worker; call_using_backend: the other backend.
+    print("to_thread:", Caller.to_thread(sum, range(10)).wait_sync(timeout=5))
+
+    async def backend_here() -> str:
+        await anyio.lowlevel.checkpoint()
+        return sniffio.current_async_library()
+
+    on_trio = worker.call_using_backend("trio", backend_here).wait_sync(timeout=5)
+    print("call_using_backend:", on_trio)
 
     # 6. queue_call: calls of one function run one at a time, in submission order.
     order: list[int] = []
@@ -58,10 +67,20 @@ def main() -> None:
         order.append(i)
 
     for pending in [worker.queue_call(record, i) for i in range(5)]:
-        pending.wait(timeout=5)
+        pending.wait_sync(timeout=5)
     print("queue order:", order)
 
     worker.stop()  # cancels what is left, ends the loop and joins the thread
+
+    # 7. This thread's own caller, inside its loop: a pending group waits for every call.
+    async def in_a_group() -> list[str]:
+        caller = Caller()
+        pendings: list[Pending[str]] = []
+        async with caller.create_pending_group():
+            pendings += [caller.call_soon(greet, name) for name in ("a", "b")]
+        return [pending.result() for pending in pendings]
+
+    print("group:", anyio.run(in_a_group))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Every method is measured from a plain thread calling into an event loop in another thread:
 latency is one submit-then-wait round trip (p50/p99); throughput submits N calls, then waits
-for all of them. Run with ``uv run python -m benchmarks.caller [--quick]``.
+for all of them. ``Caller.call_using_backend`` runs the call in a pooled worker of the *other*
+backend. The pending-group row runs groups of 1,000 calls inside the caller's loop: latency
+is one whole group, throughput counts its calls. Run with
+``uv run python -m benchmarks.caller [--quick]``.
 """
 
 from __future__ import annotations
@@ -61,6 +64,33 @@ def measure(submit: Submit, wait: Wait, *, latency_n: int, throughput_n: int) ->
     }
 
 
+GROUP_SIZE = 1_000
+
+
+async def pending_group_of_calls(caller: Caller) -> None:
+    """In the caller's loop: start GROUP_SIZE calls in a pending group and wait for them."""
+    async with caller.create_pending_group():
+        for _ in range(GROUP_SIZE):
+            caller.call_soon(async_noop)
+
+
+def measure_groups(caller: Caller, *, groups: int) -> dict[str, float]:
+    """A pending group of GROUP_SIZE calls: p50/p99 of one group, calls per second."""
+    for _ in range(max(1, groups // 10)):  # warm up
+        caller.call_soon(pending_group_of_calls, caller).wait_sync()
+    samples: list[float] = []
+    for _ in range(groups):
+        start = time.perf_counter()
+        caller.call_soon(pending_group_of_calls, caller).wait_sync()
+        samples.append(time.perf_counter() - start)
+    samples.sort()
+    return {
+        "p50_us": statistics.median(samples) * 1e6,
+        "p99_us": samples[max(0, int(len(samples) * 0.99) - 1)] * 1e6,
+        "calls_per_s": GROUP_SIZE * groups / sum(samples),
+    }
+
+
 def start_asyncio_loop(stack: ExitStack) -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="bench-asyncio", daemon=False)
@@ -81,7 +111,7 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
     portal: BlockingPortal = stack.enter_context(start_blocking_portal(backend))
 
     def wait_pending(pending: Any) -> Any:
-        return pending.wait()
+        return pending.wait_sync()
 
     def wait_future(future: concurrent.futures.Future[Any]) -> Any:
         return future.result()
@@ -89,6 +119,10 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
     methods: dict[str, tuple[Submit, Wait]] = {
         "Caller.call_soon": (lambda: caller.call_soon(async_noop), wait_pending),
         "Caller.call_direct": (lambda: caller.call_direct(sync_noop), wait_pending),
+        "Caller.call_using_backend": (
+            lambda: caller.call_using_backend(OTHER[backend], async_noop),
+            wait_pending,
+        ),
         "BlockingPortal.start_task_soon": (
             lambda: portal.start_task_soon(async_noop),
             wait_future,
@@ -111,7 +145,7 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
     else:
         import trio  # noqa: TID251 - the benchmark compares against trio's own API
 
-        token = caller.call_soon(trio.lowlevel.current_trio_token).wait()
+        token = caller.call_soon(trio.lowlevel.current_trio_token).wait_sync()
 
         def run_sync_soon() -> concurrent.futures.Future[None]:
             future: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -125,6 +159,9 @@ def methods_for(backend: str, stack: ExitStack) -> dict[str, tuple[Submit, Wait]
         methods["token.run_sync_soon+Future"] = (run_sync_soon, wait_future)
     return methods
 
+
+OTHER = {"asyncio": "trio", "trio": "asyncio"}
+"""call_using_backend runs the call on the other backend than the caller's."""
 
 BASELINE = {
     "asyncio": "asyncio.run_coroutine_threadsafe",
@@ -166,6 +203,10 @@ def run_backend(backend: str, latency_n: int, throughput_n: int) -> dict[str, di
         for name, (submit, wait) in methods_for(backend, stack).items():
             n = throughput_n if "latency only" not in name else min(throughput_n, latency_n)
             results[name] = measure(submit, wait, latency_n=latency_n, throughput_n=n)
+        caller = Caller("NewThread", backend=backend, name=f"bench-group-{backend}")
+        stack.callback(caller.stop)
+        groups = max(5, throughput_n // GROUP_SIZE)
+        results[f"pending group of {GROUP_SIZE:,} calls"] = measure_groups(caller, groups=groups)
     return results
 
 

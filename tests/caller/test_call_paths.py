@@ -71,9 +71,9 @@ def test_calls_that_suspend_and_calls_that_do_not(
     for pending, want in zip(pendings, expected, strict=True):
         if isinstance(want, str):
             with pytest.raises(ValueError, match=want):
-                pending.wait(10)
+                pending.wait_sync(10)
         else:
-            assert pending.wait(10) == want
+            assert pending.wait_sync(10) == want
     assert request_id.get() == "none"
 
 
@@ -89,8 +89,8 @@ def test_a_suspended_call_does_not_hold_up_later_calls(
         return "woken"
 
     first = caller.call_soon(waiter)
-    assert caller.call_soon(event.set).wait(10) is None
-    assert first.wait(10) == "woken"
+    assert caller.call_soon(event.set).wait_sync(10) is None
+    assert first.wait_sync(10) == "woken"
 
 
 def test_calls_submitted_from_inside_a_call(
@@ -107,7 +107,7 @@ def test_calls_submitted_from_inside_a_call(
         own = Caller.get_current()
         return [await own.call_soon(double, i) for i in range(5)] + [await own.call_direct(abs, -1)]
 
-    assert caller.call_soon(outer).wait(10) == [0, 2, 4, 6, 8, 1]
+    assert caller.call_soon(outer).wait_sync(10) == [0, 2, 4, 6, 8, 1]
 
 
 def test_a_late_cancel_does_not_reach_the_next_call(
@@ -133,8 +133,8 @@ def test_a_late_cancel_does_not_reach_the_next_call(
     assert first.cancel("too late")
     cancel_sent.set()
     second = caller.call_soon(next_call)
-    assert first.wait(10) == "finished first"
-    assert second.wait(10) == "not cancelled"
+    assert first.wait_sync(10) == "finished first"
+    assert second.wait_sync(10) == "not cancelled"
 
 
 def test_a_call_that_cancels_itself_and_returns_spares_the_next(
@@ -158,8 +158,8 @@ def test_a_call_that_cancels_itself_and_returns_spares_the_next(
     own.append(caller.call_soon(cancel_self))
     second = caller.call_soon(next_call)
     submitted.set()
-    assert own[0].wait(10) == "returned"
-    assert second.wait(10) == "not cancelled"
+    assert own[0].wait_sync(10) == "returned"
+    assert second.wait_sync(10) == "not cancelled"
 
 
 def test_a_call_that_cancels_itself_is_cancelled_at_its_next_await(
@@ -182,9 +182,9 @@ def test_a_call_that_cancels_itself_is_cancelled_at_its_next_await(
     own.append(caller.call_soon(cancel_self))
     submitted.set()
     with pytest.raises(PendingCancelledError, match="by itself"):
-        own[0].wait(10)
+        own[0].wait_sync(10)
     assert reached == ["before await"]
-    assert caller.call_soon(sorted, [2, 1]).wait(10) == [1, 2]
+    assert caller.call_soon(sorted, [2, 1]).wait_sync(10) == [1, 2]
 
 
 def test_cancelling_one_suspended_call_spares_the_others(
@@ -205,10 +205,10 @@ def test_cancelling_one_suspended_call_spares_the_others(
         assert event.wait(10)  # all three are suspended (or about to be)
     assert pendings[1].cancel("only me")
     with pytest.raises(PendingCancelledError, match="only me"):
-        pendings[1].wait(10)
+        pendings[1].wait_sync(10)
     release.set()
-    assert pendings[0].wait(10) == 0
-    assert pendings[2].wait(10) == 2
+    assert pendings[0].wait_sync(10) == 0
+    assert pendings[2].wait_sync(10) == 2
 
 
 def test_a_call_that_stops_its_own_caller(
@@ -224,10 +224,10 @@ def test_a_call_that_stops_its_own_caller(
 
     pending = caller.call_soon(stop_own_caller)
     with pytest.raises(PendingCancelledError):
-        pending.wait(10)
+        pending.wait_sync(10)
     caller.thread.join(10)
     assert not caller.thread.is_alive()
-    assert caller.stopped
+    assert caller.stopped.done()
 
 
 @pytest.mark.anyio
@@ -284,5 +284,5 @@ def test_calls_submitted_while_the_caller_stops_all_end(
         thread.join(10)
     for pending in submitted:
         with contextlib.suppress(PendingCancelledError):
-            assert isinstance(pending.wait(10), int)
+            assert isinstance(pending.wait_sync(10), int)
         assert pending.done()

@@ -36,36 +36,33 @@ async def test_async_with_binds_to_the_running_loop(anyio_backend: str) -> None:
         assert caller.thread is threading.current_thread()
         assert Caller.get_current() is caller
         assert Caller.get_current(threading.current_thread()) is caller
-        assert not caller.stopped
-    assert caller.stopped
+        assert not caller.stopped.done()
+    assert caller.stopped.done()
     with pytest.raises(NoCallerError, match="has no Caller"):
         Caller.get_current()
 
 
-async def test_second_caller_in_one_thread_is_refused() -> None:
-    """A thread has at most one running caller."""
-    async with Caller():
-        with pytest.raises(CallerExistsError, match="already has"):
-            async with Caller():
-                pass
+async def test_one_caller_per_thread() -> None:
+    """Caller() gives this thread's one caller; asking it for another name is refused."""
+    async with Caller(name="only") as caller:
+        assert Caller() is caller
+        assert Caller("CurrentThread") is caller
+        with pytest.raises(CallerExistsError, match="not one named 'other'"):
+            Caller(name="other")
 
 
 def test_get_current_without_caller_raises() -> None:
     """A plain thread has no caller."""
-    with pytest.raises(NoCallerError, match=r"Caller\.start_new"):
+    with pytest.raises(NoCallerError, match=r"Caller\('NewThread'\)"):
         Caller.get_current()
 
 
-def test_unentered_caller_has_no_backend_or_thread() -> None:
-    """Properties that need a loop explain how to get one."""
-    caller = Caller(name="idle")
-    with pytest.raises(RuntimeError, match="async with"):
-        _ = caller.backend
-    with pytest.raises(RuntimeError, match="async with"):
-        _ = caller.thread
-    with pytest.raises(CallerStoppedError, match="has not been entered"):
-        caller.call_soon(print)
-    assert "idle" in repr(caller)
+def test_caller_outside_any_loop_raises() -> None:
+    """Caller() in a thread without a running loop says how to get one."""
+    with pytest.raises(NoCallerError, match="runs no asyncio or trio event loop"):
+        Caller()
+    with pytest.raises(ValueError, match="no caller modifier"):
+        Caller("Elsewhere")  # pyright: ignore[reportArgumentType]
 
 
 async def test_call_soon_sync_and_async_in_own_loop(anyio_backend: str) -> None:
@@ -104,10 +101,10 @@ def test_start_new_and_call_from_plain_thread(
     assert caller.name == "worker"
     assert caller.thread is not threading.current_thread()
     assert caller.thread.daemon is False
-    assert caller.call_soon(threading.current_thread).wait(5) is caller.thread
-    assert caller.call_soon(Caller.get_current).wait(5) is caller
-    assert caller.call_soon(sniffio.current_async_library).wait(5) == thread_backend
-    assert caller.call_direct(threading.get_ident).wait(5) == caller.thread.ident
+    assert caller.call_soon(threading.current_thread).wait_sync(5) is caller.thread
+    assert caller.call_soon(Caller.get_current).wait_sync(5) is caller
+    assert caller.call_soon(sniffio.current_async_library).wait_sync(5) == thread_backend
+    assert caller.call_direct(threading.get_ident).wait_sync(5) == caller.thread.ident
 
 
 def test_stop_joins_thread_and_refuses_new_work(
@@ -117,7 +114,7 @@ def test_stop_joins_thread_and_refuses_new_work(
     caller = start_caller(thread_backend)
     caller.stop()
     caller.stop()  # idempotent
-    assert caller.stopped
+    assert caller.stopped.done()
     assert not caller.thread.is_alive()
     with pytest.raises(CallerStoppedError, match="has stopped"):
         caller.call_soon(print)
@@ -139,7 +136,7 @@ def test_stop_cancels_outstanding_calls(
     caller.stop()
     assert pending.cancelled()
     with pytest.raises(PendingCancelledError):
-        pending.wait(5)
+        pending.wait_sync(5)
 
 
 def test_unknown_backend() -> None:
@@ -161,12 +158,14 @@ async def test_children_stop_with_parent(anyio_backend: str, thread_backend: str
     """A caller started from a caller's thread is its named child and stops with it."""
     async with Caller(name="parent") as parent:
         child = Caller.start_new(backend=thread_backend, name="child")
-        assert parent.children == {"child": child}
+        assert parent.children == frozenset({child})
+        assert child.parent is parent
         with pytest.raises(ValueError, match="already has a child"):
             Caller.start_new(backend=thread_backend, name="child")
-    assert child.stopped
+    assert child.stopped.done()
+    child.thread.join(10)  # past its loop already: returns at once
     assert not child.thread.is_alive()
-    assert parent.children == {}
+    assert parent.children == frozenset()
 
 
 def test_contextvars_are_copied(start_caller: Callable[..., Caller], thread_backend: str) -> None:
@@ -180,10 +179,10 @@ def test_contextvars_are_copied(start_caller: Callable[..., Caller], thread_back
 
     token = request_id.set("req-1")
     try:
-        assert caller.call_soon(read_and_set).wait(5) == "req-1"
-        assert caller.call_direct(read_and_set).wait(5) == "req-1"
-        assert caller.queue_call(read_and_set).wait(5) == "req-1"
-        assert Caller.to_thread(read_and_set).wait(5) == "req-1"
+        assert caller.call_soon(read_and_set).wait_sync(5) == "req-1"
+        assert caller.call_direct(read_and_set).wait_sync(5) == "req-1"
+        assert caller.queue_call(read_and_set).wait_sync(5) == "req-1"
+        assert Caller.to_thread(read_and_set).wait_sync(5) == "req-1"
         assert request_id.get() == "req-1"
     finally:
         request_id.reset(token)
@@ -198,10 +197,10 @@ def test_exception_is_delivered(start_caller: Callable[..., Caller], thread_back
 
     pending = caller.call_soon(fail)
     with pytest.raises(KeyError, match="boom"):
-        pending.wait(5)
+        pending.wait_sync(5)
     assert isinstance(pending.exception(), KeyError)
     with pytest.raises(ZeroDivisionError):
-        caller.call_direct(divmod, 1, 0).wait(5)
+        caller.call_direct(divmod, 1, 0).wait_sync(5)
 
 
 def test_call_direct_rejects_coroutine_functions(

@@ -26,7 +26,7 @@ def test_bare_pending_set_result_from_another_thread() -> None:
     pending: Pending[int] = Pending()
     assert not pending.done()
     threading.Thread(target=pending.set_result, args=(5,)).start()
-    assert pending.wait(5) == 5
+    assert pending.wait_sync(5) == 5
     assert pending.done()
     assert not pending.cancelled()
     assert pending.result() == 5
@@ -56,12 +56,17 @@ def test_result_before_done_is_an_error() -> None:
         pending.exception()
 
 
-def test_wait_timeout() -> None:
-    """wait() with a timeout raises PendingTimeoutError and leaves the Pending alone."""
+def test_wait_sync_timeout_cancels_unless_protected() -> None:
+    """wait_sync() with a timeout raises PendingTimeoutError and cancels; protect keeps it."""
+    kept: Pending[int] = Pending()
+    with pytest.raises(PendingTimeoutError, match="keeps running"):
+        kept.wait_sync(0.01, protect=True)
+    assert not kept.done()
     pending: Pending[int] = Pending()
-    with pytest.raises(PendingTimeoutError, match="0.01"):
-        pending.wait(0.01)
-    assert not pending.done()
+    with pytest.raises(PendingTimeoutError, match="was cancelled"):
+        pending.wait_sync(0.01)
+    assert pending.cancelled()
+    assert pending.cancel_message == "timed out after 0.01 s"
     assert isinstance(PendingTimeoutError(), TimeoutError)
 
 
@@ -78,7 +83,7 @@ def test_cancel_bare_pending() -> None:
     with pytest.raises(PendingCancelledError):
         pending.exception()
     with pytest.raises(PendingCancelledError):
-        pending.wait(1)
+        pending.wait_sync(1)
     done: Pending[int] = Pending()
     done.set_result(1)
     assert not done.cancel()
@@ -179,7 +184,7 @@ def test_cross_thread_cancel_reaches_sleeping_task(
     assert started.wait(5)
     assert pending.cancel("from a thread")
     with pytest.raises(PendingCancelledError, match="from a thread"):
-        pending.wait(5)
+        pending.wait_sync(5)
     assert cleaned_up.is_set()  # it really unwound before the Pending completed
 
 
@@ -208,10 +213,10 @@ async def test_wait_in_own_loop_thread_is_a_deadlock(anyio_backend: str) -> None
     async with Caller() as caller:
         pending = caller.call_soon(int)
         with pytest.raises(DeadlockError, match="await"):
-            pending.wait()
+            pending.wait_sync()
         with anyio.fail_after(5):
             assert await pending == 0
-        assert pending.wait() == 0  # done: no deadlock
+        assert pending.wait_sync() == 0  # done: no deadlock
 
 
 def test_every_waiting_thread_wakes() -> None:
@@ -222,7 +227,7 @@ def test_every_waiting_thread_wakes() -> None:
 
     def waiter() -> None:
         entered.wait(10)
-        results.append(pending.wait(10))
+        results.append(pending.wait_sync(10))
 
     threads = [threading.Thread(target=waiter) for _ in range(4)]
     for thread in threads:
@@ -238,12 +243,12 @@ def test_a_timed_out_wait_leaves_later_waits_working() -> None:
     """After a wait() timed out, the Pending still completes and wakes the next waiter."""
     pending: Pending[str] = Pending()
     with pytest.raises(PendingTimeoutError):
-        pending.wait(0)
+        pending.wait_sync(0, protect=True)
     with pytest.raises(PendingTimeoutError):
-        pending.wait(-1)  # a negative timeout means: do not wait
+        pending.wait_sync(-1, protect=True)  # a negative timeout means: do not wait
     threading.Thread(target=pending.set_result, args=("done",)).start()
-    assert pending.wait(10) == "done"
-    assert pending.wait(0) == "done"
+    assert pending.wait_sync(10) == "done"
+    assert pending.wait_sync(0) == "done"
 
 
 def test_wait_wakes_on_cancel_and_exception() -> None:
@@ -251,8 +256,8 @@ def test_wait_wakes_on_cancel_and_exception() -> None:
     cancelled: Pending[int] = Pending()
     threading.Thread(target=cancelled.cancel, args=("stop",)).start()
     with pytest.raises(PendingCancelledError, match="stop"):
-        cancelled.wait(10)
+        cancelled.wait_sync(10)
     failed: Pending[int] = Pending()
     threading.Thread(target=failed.set_exception, args=(KeyError("k"),)).start()
     with pytest.raises(KeyError, match="k"):
-        failed.wait(10)
+        failed.wait_sync(10)

@@ -35,7 +35,7 @@ def test_queue_call_runs_in_submission_order(
         return i
 
     pendings = [caller.queue_call(record, i) for i in range(200)]
-    assert [p.wait(10) for p in pendings] == list(range(200))
+    assert [p.wait_sync(10) for p in pendings] == list(range(200))
     assert order == list(range(200))
     assert not overlap
 
@@ -60,8 +60,8 @@ def test_cancel_one_queued_call_runs_the_next(
     assert second.cancel()
     assert first.cancel("interrupt")
     with pytest.raises(PendingCancelledError, match="interrupt"):
-        first.wait(5)
-    assert third.wait(5) == 2
+        first.wait_sync(5)
+    assert third.wait_sync(5) == 2
     assert second.cancelled()
 
 
@@ -80,9 +80,9 @@ def test_separate_functions_have_separate_queues(
         return "quick"
 
     slow: Pending[str] = caller.queue_call(blocked)
-    assert caller.queue_call(quick).wait(5) == "quick"
+    assert caller.queue_call(quick).wait_sync(5) == "quick"
     release.set()
-    assert slow.wait(5) == "released"
+    assert slow.wait_sync(5) == "released"
 
 
 def test_queued_call_that_cancels_itself_stops_at_its_next_await(
@@ -105,12 +105,12 @@ def test_queued_call_that_cancels_itself_stops_at_its_next_await(
     async def submit() -> None:  # in the loop: the Pending is known before the call runs
         mine.append(caller.queue_call(step, 0))
 
-    caller.call_soon(submit).wait(5)
+    caller.call_soon(submit).wait_sync(5)
     following = caller.queue_call(step, 1)
     with pytest.raises(PendingCancelledError, match="self"):
-        mine[0].wait(5)
+        mine[0].wait_sync(5)
     assert not reached_after_await
-    assert following.wait(5) == "step 1"
+    assert following.wait_sync(5) == "step 1"
 
 
 def test_queued_call_cancelled_after_its_last_await_leaves_the_next_call_alone(
@@ -131,7 +131,7 @@ def test_queued_call_cancelled_after_its_last_await_leaves_the_next_call_alone(
     async def submit() -> None:
         mine.append(caller.queue_call(step, 0))
 
-    caller.call_soon(submit).wait(5)
+    caller.call_soon(submit).wait_sync(5)
     following = caller.queue_call(step, 1)
-    assert mine[0].wait(5) == "finished"
-    assert following.wait(5) == "untouched"
+    assert mine[0].wait_sync(5) == "finished"
+    assert following.wait_sync(5) == "untouched"

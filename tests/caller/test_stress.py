@@ -44,7 +44,7 @@ def test_many_threads_many_calls(start_caller: Callable[..., Caller], thread_bac
 
     run_in_threads(submit)
     for thread_index, pendings in results.items():
-        assert [p.wait(30) for p in pendings] == [(thread_index, i) for i in range(CALLS)]
+        assert [p.wait_sync(30) for p in pendings] == [(thread_index, i) for i in range(CALLS)]
     assert len(runs) == THREADS * CALLS
     assert set(runs.values()) == {1}
 
@@ -82,7 +82,7 @@ def test_many_suspending_calls_some_cancelled(
         for i, pending in enumerate(pendings):
             key = (thread_index, i)
             try:
-                assert pending.wait(30) == key
+                assert pending.wait_sync(30) == key
             except PendingCancelledError:
                 assert i % 5 == 0
                 assert starts[key] <= 1

@@ -14,9 +14,9 @@ from async_caller import (
     CallerStoppedError,
     ThreadsUnavailableError,
     UnknownBackendError,
-    set_threads_available,
     threads_available,
 )
+from async_caller.lowlevel import set_threads_available
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +57,7 @@ async def test_start_new_runs_the_child_in_a_task_of_this_loop(anyio_backend: st
     """The child serves calls in this thread, is listed as a child and stops with its parent."""
     async with Caller(name="main") as main:
         child = Caller.start_new(backend=anyio_backend, name="child")
-        assert main.children == {"child": child}
+        assert main.children == frozenset({child})
         assert child.thread is threading.current_thread()
         assert Caller.get_current() is main
 
@@ -68,7 +68,7 @@ async def test_start_new_runs_the_child_in_a_task_of_this_loop(anyio_backend: st
         with anyio.fail_after(10):
             assert await child.call_soon(where) is threading.current_thread()
             assert await child.queue_call(lambda: 7) == 7
-    assert child.stopped
+    assert child.stopped.done()
     with pytest.raises(CallerStoppedError):
         child.call_soon(where)
 
@@ -103,7 +103,7 @@ async def test_stopping_the_child_cancels_its_calls_and_not_the_parent(anyio_bac
             child.stop()
             await child.wait_stopped()
         assert pending.cancelled()
-        assert main.children == {}
+        assert main.children == frozenset()
         assert await main.call_soon(lambda: 1) == 1
 
 
@@ -121,7 +121,7 @@ def test_without_a_running_caller_the_fallbacks_fail_clearly() -> None:
     """Outside any caller there is nowhere to run the work: a specific error says so."""
     with pytest.raises(ThreadsUnavailableError, match="outside a running caller"):
         Caller.start_new(name="orphan")
-    with pytest.raises(ThreadsUnavailableError, match="has no Caller"):
+    with pytest.raises(ThreadsUnavailableError, match="no event loop to run it"):
         Caller.to_thread(print)
 
 

@@ -51,10 +51,30 @@ class Expect:
 
 EXPECTED: dict[str, Expect] = {
     # The Caller guide
-    "caller/start_new.py": Expect(
+    "caller/new_thread.py": Expect(
         (
             "hello from a plain thread, answered in async-caller:worker",
             "awaited from trio: hello from trio, answered in async-caller:worker",
+            "stopped: True",
+        )
+    ),
+    "caller/current_caller.py": Expect(
+        (
+            "the same one again: True",
+            "main thread's: True",
+            "found by id: True",
+            "get() finds it again: True",
+            "child answered: child on trio",
+            "children: ['child'] parent: True",
+            "child stopped with main: True",
+        )
+    ),
+    "caller/lifecycle.py": Expect(
+        (
+            "running: True",
+            "stopped: True",
+            "protected: stop() refused",
+            "guarded stopped: True",
         )
     ),
     "caller/cancel.py": Expect(
@@ -63,17 +83,51 @@ EXPECTED: dict[str, Expect] = {
             "the task saw its own cancellation: Cancelled",
         )
     ),
-    "caller/to_thread.py": Expect(("sum: 45", "fetched in a worker thread: True", "pool: 2")),
-    "caller/queue_call.py": Expect(("order: [0, 1, 2, 3, 4]",)),
-    "caller/current_caller.py": Expect(
-        ("main is current: True", "child answered: child on trio", "child stopped with main: True")
+    "caller/to_thread.py": Expect(
+        (
+            "sum: 45",
+            "fetched in a worker thread: True",
+            "to_thread runs on: asyncio",
+            "call_using_backend runs on: trio",
+        )
+    ),
+    "caller/queue_call.py": Expect(
+        ("order: [0, 1, 2, 3, 4]", "queue running: True", "queue closed: True")
     ),
     "caller/as_completed.py": Expect(
-        ("first done: fast", "done: 1, still running: 1", "slow cancelled: True")
+        (
+            "done: fast",
+            "done: slow",
+            "jobs: 6",
+            "done: 1, still running: 1",
+            "slow cancelled: True",
+        )
+    ),
+    "caller/pending_group.py": Expect(
+        (
+            "all done on exit: True",
+            "the group raised: job failed",
+            "the rest was cancelled: True",
+            "timed out: the rest was cancelled",
+        )
+    ),
+    "caller/waiting.py": Expect(
+        (
+            "still running after the timeout: True",
+            "cancelled by the timeout: True",
+            "current_pending is the call's own: True",
+            "stopped: asked to {'purpose': 'demo'}",
+            "wait_sync: 6",
+        )
     ),
     "caller/sync_app.py": Expect(("totals: [3, 7, 11]", "background loop stopped: True")),
     "caller/errors.py": Expect(
-        ("PendingTimeoutError: True", "DeadlockError: True", "NoCallerError: True")
+        (
+            "PendingTimeoutError: True",
+            "DeadlockError: True",
+            "TypeError names wait_sync: True",
+            "NoCallerError: True",
+        )
     ),
     # The command line
     "cli/specs.sh": Expect(
@@ -209,6 +263,16 @@ EXPECTED: dict[str, Expect] = {
         )
     ),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
+    "cells/caller.ipy": Expect(
+        (
+            "the cell's caller is protected: True",
+            "in a worker: True",
+            "on the other backend: True",
+            "group results: [0, 1, 4]",
+            "a timeout cancelled it: True",
+            "stop refused: CallerProtectedError",
+        )
+    ),
     "cells/own_loops.ipy": Expect(
         (
             "fetched asyncio.run",

@@ -17,4 +17,6 @@ def test_caller_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hello plain thread from async-caller:worker" in out
     assert "cancelled: the call was cancelled: not needed any more" in out
     assert "to_thread: 45" in out
+    assert "call_using_backend: trio" in out
     assert "queue order: [0, 1, 2, 3, 4]" in out
+    assert "group: ['hello a from MainThread', 'hello b from MainThread']" in out

@@ -68,7 +68,7 @@ def test_what_is_not_a_message_is_refused_with_the_reason(message: object, compl
 
 HOST = """
 import json, sys, threading, anyio
-from async_caller import set_threads_available
+from async_caller.lowlevel import set_threads_available
 set_threads_available(False)
 threading.Thread.start = lambda self: (_ for _ in ()).throw(RuntimeError("no threads"))
 from async_kernel import CallableKernel, InvalidMessageError

@@ -23,7 +23,8 @@ from typing import Any
 
 import anyio
 
-from async_caller import Caller, set_threads_available
+from async_caller import Caller
+from async_caller.lowlevel import set_threads_available
 from async_kernel import InvalidMessageError
 from async_kernel._callable import CallableKernel
 from async_kernel.messaging._codec import MessageCodec

@@ -99,7 +99,7 @@ def test_kernel_loop_is_back_after_the_call(prepared: dict[str, Any], where: str
         "asyncio.run(asyncio.sleep(0))\n"
         "trio.run(trio.sleep, 0)\n"
         "await anyio.sleep(0)\n"
-        "(sniffio.current_async_library(), not Caller.get_current().stopped)"
+        "(sniffio.current_async_library(), not Caller.get_current().stopped.done())"
     )
     reply, messages = run_where(prepared, where, code)
     assert reply["content"]["status"] == "ok", reply["content"]

@@ -1,8 +1,8 @@
-"""Follow many Pendings at once: as_completed and wait."""
+"""Follow many awaitables at once: caller.as_completed and caller.wait."""
 
 import anyio
 
-from async_caller import Caller, as_completed, wait
+from async_caller import FIRST_COMPLETED, Caller
 
 
 async def after(seconds: float, label: str) -> str:
@@ -11,22 +11,22 @@ async def after(seconds: float, label: str) -> str:
 
 
 async def main() -> None:
-    worker = Caller.start_new(name="worker")
-    slow = worker.call_soon(after, 60, "slow")
-    fast = worker.call_soon(after, 0.01, "fast")
+    caller = Caller()
+    # Coroutines are run by the caller and come back as Pendings, as they finish.
+    async for pending in caller.as_completed([after(0.05, "slow"), after(0.01, "fast")]):
+        print("done:", pending.result())
 
-    async for pending in as_completed([slow, fast]):  # in the order they finish
-        print("first done:", pending.result())
-        break
+    # A generator is read as room allows: never more than two running at once.
+    jobs = (after(0.01, f"job {n}") for n in range(6))
+    finished = [p.result() async for p in caller.as_completed(jobs, max_concurrent=2)]
+    print("jobs:", len(finished))
 
     # Like asyncio.wait, a timeout is not an error: you get what is done so far.
-    done, not_done = await wait([slow, fast], timeout=0.05)
+    slow = caller.call_soon(after, 60, "slow")
+    done, not_done = await caller.wait([slow, after(0.01, "fast")], return_when=FIRST_COMPLETED)
     print(f"done: {len(done)}, still running: {len(not_done)}")
-
-    slow.cancel()
-    await wait([slow])
+    await slow.cancel_wait()
     print("slow cancelled:", slow.cancelled())
-    worker.stop()
 
 
 anyio.run(main)

@@ -4,9 +4,9 @@ import threading
 
 import anyio
 
-from async_caller import Caller, PendingCancelledError
+from async_caller import Caller, PendingCancelled
 
-worker = Caller.start_new(backend="trio", name="worker")
+worker = Caller("NewThread", backend="trio", name="worker")
 started = threading.Event()
 
 
@@ -23,7 +23,7 @@ pending = worker.call_soon(sleep_forever)
 started.wait(5)
 pending.cancel("not needed any more")
 try:
-    pending.wait(timeout=5)
-except PendingCancelledError as exc:
+    pending.wait_sync(timeout=5)
+except PendingCancelled as exc:
     print("cancelled:", exc)
 worker.stop()

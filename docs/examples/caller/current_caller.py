@@ -1,4 +1,4 @@
-"""A Caller for a loop you already run, with a child Caller that stops with it."""
+"""This thread's Caller, made on first use in the running loop, and children that stop with it."""
 
 import anyio
 
@@ -6,16 +6,22 @@ from async_caller import Caller
 
 
 async def where() -> str:
-    return f"child on {Caller.get_current().backend}"
+    return f"{Caller().name} on {Caller().backend}"
 
 
 async def main() -> None:
-    async with Caller(name="main") as caller:
-        print("main is current:", Caller.get_current() is caller)
-        child = Caller.start_new(backend="trio", name="child")  # a child of `caller`
+    caller = Caller()  # this thread's caller: made now, served by a task of this loop
+    print("the same one again:", Caller() is caller)
+    print("main thread's:", Caller("MainThread") is caller)
+    print("found by id:", Caller.get_existing(caller.id) is caller)
+
+    async with caller:  # leaving the block stops the caller
+        child = caller.get(name="child", backend="trio")  # a named child, in a new thread
+        print("get() finds it again:", caller.get(name="child") is child)
         print("child answered:", await child.call_soon(where))
+        print("children:", [c.name for c in caller.children], "parent:", child.parent is caller)
     # Leaving the block stopped the caller, its outstanding calls and its children.
-    print("child stopped with main:", child.stopped)
+    print("child stopped with main:", child.stopped.done())
 
 
 anyio.run(main)

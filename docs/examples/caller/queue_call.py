@@ -13,9 +13,16 @@ async def record(i: int) -> None:
     order.append(i)
 
 
-worker = Caller.start_new(name="worker")
+worker = Caller("NewThread", name="worker")
 pendings = [worker.queue_call(record, i) for i in range(5)]
 for pending in pendings:
-    pending.wait(timeout=5)
+    pending.wait_sync(timeout=5)
 print("order:", order)
+
+queue = worker.queue_get(record)  # the Pending of the task that serves record's queue
+print("queue running:", queue is not None and not queue.done())
+worker.queue_close(record)  # ends it once it is empty (a hash works too)
+if queue is not None:
+    queue.wait_sync(timeout=5)
+print("queue closed:", worker.queue_get(record) is None)
 worker.stop()

@@ -9,7 +9,7 @@ class Service:
     """Async code with a synchronous face: callers never see the event loop."""
 
     def __init__(self) -> None:
-        self._loop = Caller.start_new(backend="asyncio", name="service")
+        self._loop = Caller("NewThread", backend="asyncio", name="service")
         self._lock = anyio.Lock()  # made here, used only inside the service's loop
 
     async def _add(self, a: int, b: int) -> int:
@@ -18,14 +18,14 @@ class Service:
             return a + b
 
     def add(self, a: int, b: int) -> int:
-        return self._loop.call_soon(self._add, a, b).wait(timeout=10)
+        return self._loop.call_soon(self._add, a, b).wait_sync(timeout=10)
 
     def close(self) -> None:
         self._loop.stop()
 
     @property
     def closed(self) -> bool:
-        return self._loop.stopped
+        return self._loop.stopped.done()
 
 
 service = Service()

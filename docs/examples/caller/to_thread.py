@@ -1,14 +1,16 @@
-"""Blocking work in worker threads: the shared pool, or a pool of your own."""
+"""Blocking work in pooled worker threads, and code for the other backend."""
 
 import threading
 import time
 
 import anyio
+import anyio.lowlevel
+import sniffio
 
-from async_caller import Caller, WorkerPool
+from async_caller import Caller
 
-# From any thread, even one without an event loop.
-print("sum:", Caller.to_thread(sum, range(10)).wait(timeout=5))
+# From any thread, even one without an event loop (asyncio workers then).
+print("sum:", Caller.to_thread(sum, range(10)).wait_sync(timeout=5))
 
 
 def fetch() -> bool:
@@ -16,16 +18,19 @@ def fetch() -> bool:
     return threading.current_thread() is not threading.main_thread()
 
 
+async def backend_here() -> str:
+    await anyio.lowlevel.checkpoint()
+    return sniffio.current_async_library()
+
+
 async def main() -> None:
-    # Awaiting it leaves the loop free while the thread works.
-    print("fetched in a worker thread:", await Caller.to_thread(fetch))
+    caller = Caller()
+    # Awaiting it leaves the loop free while the worker thread works.
+    print("fetched in a worker thread:", await caller.to_thread(fetch))
+    # A coroutine function gets a worker whose loop has the caller's backend.
+    print("to_thread runs on:", await caller.to_thread(backend_here))
+    # call_using_backend picks the backend: trio code from this asyncio program.
+    print("call_using_backend runs on:", await caller.call_using_backend("trio", backend_here))
 
 
 anyio.run(main)
-
-# A pool of its own: at most two threads, retired after one idle second.
-pool = WorkerPool(max_workers=2, idle_timeout=1.0, name="downloads")
-pendings = [pool.submit(fetch) for _ in range(6)]
-assert all(pending.wait(timeout=5) for pending in pendings)
-print("pool:", pool.thread_count)
-pool.shutdown()

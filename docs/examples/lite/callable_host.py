@@ -7,7 +7,7 @@ import asyncio
 import sys
 import uuid
 
-from async_caller import set_threads_available
+from async_caller.lowlevel import set_threads_available
 
 set_threads_available(False)  # in Pyodide this is detected; here we ask for it
 

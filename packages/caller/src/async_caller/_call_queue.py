@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._in_context import InContext
+from ._pending import Pending, call_as
 
 if TYPE_CHECKING:
     import contextvars
     from collections.abc import Callable
 
-    from ._caller import Caller
-    from ._pending import Pending
-    from ._runners import CallScope
+    from ._pending import _Canceller
+    from ._runner import CallScope, Runner
 
 __all__ = ["CallQueue"]
 
@@ -29,15 +29,23 @@ __all__ = ["CallQueue"]
 class CallQueue:
     """Calls of one function, run one after another in submission order; loop thread only."""
 
-    def __init__(self, caller: Caller, func: Callable[..., Any]) -> None:
-        self.caller = caller
+    def __init__(
+        self,
+        runner: Runner,
+        canceller: _Canceller,
+        func: Callable[..., Any],
+        on_end: Callable[[CallQueue], object],
+    ) -> None:
+        self.runner = runner
+        self.canceller = canceller
         self.func = func
+        self.on_end = on_end
+        self.busy = False  # a call of the queue is running
+        self.pending: Pending[None] = Pending()  # settled when the worker task ends
         self.items: deque[tuple[Pending[Any], tuple[Any, ...], dict[str, Any], contextvars.Context]]
         self.items = deque()
         self.wakeup: anyio.Event | None = None
         self.closed = False
-        runner = caller._runner
-        assert runner is not None
         self.cancelled_exc_class = runner.cancelled_exc_class
 
     def push(
@@ -59,24 +67,32 @@ class CallQueue:
             self.wakeup.set()
 
     async def run(self) -> None:
-        """The worker task: run queued calls until closed or cancelled."""
+        """The worker task: run queued calls until closed or cancelled.
+
+        It runs as a call of the Caller with a Pending of its own (`Caller.queue_get`), so
+        cancelling that Pending ends the queue, cancelling the calls still in it.
+        """
         items = self.items
-        runner = self.caller._runner
-        assert runner is not None
-        new_scope = runner.call_scopes()
+        new_scope = self.runner.call_scopes()
         try:
             while True:
                 while items:
                     pending, args, kwargs, context = items.popleft()
-                    await self._run_one(new_scope(), pending, args, kwargs, context)
+                    self.busy = True
+                    try:
+                        await self._run_one(new_scope(), pending, args, kwargs, context)
+                    finally:
+                        self.busy = False
                 if self.closed:
                     return
                 self.wakeup = anyio.Event()
                 await self.wakeup.wait()
                 self.wakeup = None
         finally:
+            self.closed = True
             while items:
                 items.popleft()[0]._finish_cancelled()
+            self.on_end(self)
 
     async def _run_one(
         self,
@@ -89,10 +105,10 @@ class CallQueue:
         # A native scope per call (see `Runner.call_scopes`): cancelling the Pending cancels
         # this call only, and the worker goes on with the next one.
         with scope:
-            if not pending._start(self.caller, scope):
+            if not pending._start(self.canceller, scope):
                 return
             try:
-                result = context.run(self.func, *args, **kwargs)
+                result = context.run(call_as, pending, self.func, args, kwargs)
                 if inspect.iscoroutine(result):
                     # Take the first step here: a call that never suspends (most handlers)
                     # then costs no trampoline.
@@ -102,12 +118,8 @@ class CallQueue:
                         result = stop.value
                     else:
                         result = await InContext(result, context, first)
-            except self.cancelled_exc_class:
-                pending._finish_cancelled()
-                raise
             except BaseException as exc:
-                pending._finish_exception(exc)
-                if not isinstance(exc, Exception):
+                if pending._finish_raised(exc, cancelled=isinstance(exc, self.cancelled_exc_class)):
                     raise
             else:
                 pending._finish_result(result)

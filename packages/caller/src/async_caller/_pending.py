@@ -3,7 +3,7 @@
 Design note: the state lives behind a tiny `threading.Lock` held only for a few field
 updates, never while user code runs. Awaiting tasks sleep on an `aiologic.Event`, which works
 from asyncio and trio loops alike; it is created only when a task actually has to wait. A
-plain thread's `wait` sleeps on a lock of its own that completion releases: a bare lock
+plain thread's `wait_sync` sleeps on a lock of its own that completion releases: a bare lock
 release costs ~3 µs, an `aiologic.Event` (or `threading.Event`) set with a thread waiting ~7
 µs, and that time sits on every cross-thread call's round trip (measured on Linux, see
 ``benchmarks/caller``).
@@ -13,25 +13,28 @@ delivers the cancellation into the owning loop; the Pending only records the req
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from _thread import LockType, allocate_lock
 from threading import TIMEOUT_MAX
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast, overload
 
 import aiologic
+import anyio
+import sniffio
 
 from ._exceptions import (
     DeadlockError,
     InvalidStateError,
-    PendingCancelledError,
+    PendingCancelled,
     PendingTimeoutError,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Coroutine, Generator
 
-__all__ = ["Pending"]
+__all__ = ["Pending", "call_as", "current_pending"]
 
 T = TypeVar("T")
 
@@ -50,6 +53,46 @@ class _Canceller(Protocol):
     def cancel_running(self, handle: Any, msg: str | None, /) -> None: ...
 
 
+class _FunctionCanceller:
+    """The canceller `Pending.set_canceller` installs: calls ``function(msg)``."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[str | None], object]) -> None:
+        self.function = function
+
+    def cancel_running(self, handle: Any, msg: str | None, /) -> None:
+        del handle
+        self.function(msg)
+
+
+current_pending: contextvars.ContextVar[Pending[Any] | None] = contextvars.ContextVar(
+    "async_caller.current_pending", default=None
+)
+"""The Pending of the call running in this context; set when each call starts (`call_as`)."""
+
+
+def call_as(
+    pending: Pending[Any], func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call ``func`` as the call of ``pending``: `current_pending` names it meanwhile.
+
+    Runners call this inside the call's own context (``context.run(call_as, ...)``): the
+    variable is set when the call starts, not when it is submitted, since a set made while
+    thousands of calls wait in a queue costs each of them a context of its own.
+    """
+    current_pending.set(pending)
+    return func(*args, **kwargs)
+
+
+def _in_event_loop() -> bool:
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+    return True
+
+
 class Pending(Generic[T]):
     """The outcome of a call that may not have finished yet; usable from any thread or loop.
 
@@ -58,12 +101,15 @@ class Pending(Generic[T]):
 
     * ``await pending`` works in any asyncio or trio loop in any thread, whichever loop or
       thread produces the result.
-    * `wait` blocks a plain thread until the result is there.
+    * `wait_sync` blocks a plain thread until the result is there; `wait` is the awaitable
+      form with a timeout.
     * `cancel` may be called from any thread: a call that has not started never runs, and a
       running call sees its own backend's cancellation at its next checkpoint.
 
     Cancelling the task that *awaits* a Pending does not cancel the Pending: other
     awaiters may still want it. Cancel the Pending itself for that.
+
+    A Pending is always true in a boolean context, done or not: ask `done()` for that.
 
     Done callbacks run in the thread that completes the Pending (the thread of the loop that
     ran the call, or whoever called `set_result`/`cancel`), or immediately in the thread that
@@ -80,6 +126,7 @@ class Pending(Generic[T]):
         "_exception",
         "_handle",
         "_lock",
+        "_metadata",
         "_owner_thread",
         "_result",
         "_state",
@@ -93,13 +140,14 @@ class Pending(Generic[T]):
         self._exception: BaseException | None = None
         self._callbacks: list[Callable[[Pending[T]], object]] | None = None  # made on demand
         self._event: aiologic.Event | None = None
-        self._thread_waiters: list[LockType] | None = None  # locks of threads in wait()
+        self._thread_waiters: list[LockType] | None = None  # locks of threads in wait_sync()
         self._canceller: _Canceller | None = None
         self._handle: Any = None
         self._cancel_requested = False
         self._cancel_message: str | None = None
         # The thread whose loop must run this call: a blocking wait there would deadlock.
         self._owner_thread: threading.Thread | None = None
+        self._metadata: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         state = ("pending", "running", "finished", "cancelled")[self._state]
@@ -128,6 +176,17 @@ class Pending(Generic[T]):
         """The message given to `cancel`, if any."""
         return self._cancel_message
 
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A dict of your own about this Pending (what it is for, who asked); empty at first.
+
+        async_caller never reads it. Safe from any thread as far as a dict is.
+        """
+        metadata = self._metadata
+        if metadata is None:
+            metadata = self._metadata = {}
+        return metadata
+
     def result(self) -> T:
         """Return the result, or raise the call's exception.
 
@@ -137,8 +196,8 @@ class Pending(Generic[T]):
             The value the call returned (or that was passed to `set_result`).
 
         Raises:
-            PendingCancelledError: If the Pending was cancelled.
-            InvalidStateError: If the Pending is not done yet; `await` it or `wait` for it.
+            PendingCancelled: If the Pending was cancelled.
+            InvalidStateError: If the Pending is not done yet; `await` it or `wait_sync` for it.
             BaseException: Whatever the call raised.
         """
         state = self._state
@@ -148,7 +207,7 @@ class Pending(Generic[T]):
             return cast("T", self._result)
         if state == _CANCELLED:
             raise self._cancelled_error()
-        msg = f"{self!r} has no result yet: await it, or call wait() from a plain thread"
+        msg = f"{self!r} has no result yet: await it, or call wait_sync() from a plain thread"
         raise InvalidStateError(msg)
 
     def exception(self) -> BaseException | None:
@@ -157,7 +216,7 @@ class Pending(Generic[T]):
         Safe from any thread; never blocks.
 
         Raises:
-            PendingCancelledError: If the Pending was cancelled.
+            PendingCancelled: If the Pending was cancelled.
             InvalidStateError: If the Pending is not done yet.
         """
         state = self._state
@@ -165,12 +224,12 @@ class Pending(Generic[T]):
             return self._exception
         if state == _CANCELLED:
             raise self._cancelled_error()
-        msg = f"{self!r} has no exception yet: await it, or call wait() from a plain thread"
+        msg = f"{self!r} has no exception yet: await it, or call wait_sync() from a plain thread"
         raise InvalidStateError(msg)
 
-    def _cancelled_error(self) -> PendingCancelledError:
+    def _cancelled_error(self) -> PendingCancelled:
         detail = f": {self._cancel_message}" if self._cancel_message else ""
-        return PendingCancelledError(f"the call was cancelled{detail}")
+        return PendingCancelled(f"the call was cancelled{detail}")
 
     # ------------------------------------------------------------------ callbacks
 
@@ -275,11 +334,24 @@ class Pending(Generic[T]):
     def _finish_result(self, value: T) -> bool:
         return self._complete(_FINISHED, value, None)
 
-    def _finish_exception(self, exception: BaseException) -> bool:
-        return self._complete(_FINISHED, None, exception)
-
     def _finish_cancelled(self) -> bool:
         return self._complete(_CANCELLED, None, None)
+
+    def _finish_raised(self, exc: BaseException, *, cancelled: bool) -> bool:
+        """Settle from the exception a call raised; return True if its runner must re-raise it.
+
+        The one place that decides what a call's failure means. A cancellation (``cancelled``:
+        the runner's own backend cancelled this call) cancels the Pending and goes on up to
+        the scope or task that caught it. Anything else becomes the Pending's exception; what
+        is not an `Exception` (KeyboardInterrupt, SystemExit) also goes on, ending the loop
+        that runs the call as it would end a task. A loop callback ignores the answer: it
+        must not raise.
+        """
+        if cancelled:
+            self._complete(_CANCELLED, None, None)
+            return True
+        self._complete(_FINISHED, None, exc)
+        return not isinstance(exc, Exception)
 
     # ------------------------------------------------------------------ cancellation
 
@@ -288,12 +360,12 @@ class Pending(Generic[T]):
 
         A call that has not started is cancelled at once and never runs. A running call is
         cancelled in its own loop (asyncio's or trio's cancellation at its next checkpoint); the
-        Pending becomes cancelled when the call has unwound, so `await`/`wait` return only once
+        Pending becomes cancelled when the call has unwound, so awaiting and waiting return only once
         it has really stopped. A call running in a worker thread cannot be interrupted: its
         Pending is cancelled at once and its eventual result discarded.
 
         Args:
-            msg: Optional reason, shown in the `PendingCancelledError`.
+            msg: Optional reason, shown in the `PendingCancelled`.
 
         Returns:
             False if the Pending was already done, True otherwise.
@@ -313,6 +385,44 @@ class Pending(Generic[T]):
             self._finish_cancelled()
         return True
 
+    def set_canceller(self, canceller: Callable[[str | None], object], /) -> None:
+        """Say how a `cancel` reaches the work behind a Pending you complete yourself.
+
+        For a bare ``Pending()``: from now on `cancel` calls ``canceller(msg)`` (in the
+        thread that cancels) instead of cancelling the Pending at once; the work should then
+        stop and settle the Pending (for example with `cancel` from the producer's side, or
+        `set_exception`). If a cancel was asked for already, ``canceller`` runs right away.
+
+        Raises:
+            InvalidStateError: If the Pending was started by a Caller, which cancels its own
+                calls, or is already done.
+        """
+        with self._lock:
+            if self._state >= _FINISHED or self._canceller is not None:
+                msg = (
+                    f"cannot set a canceller on {self!r}: it is done, or a Caller runs it and "
+                    "cancels it itself"
+                )
+                raise InvalidStateError(msg)
+            self._state = _RUNNING
+            self._canceller = _FunctionCanceller(canceller)
+            requested, message = self._cancel_requested, self._cancel_message
+        if requested:
+            canceller(message)
+
+    async def cancel_wait(self, msg: str | None = None, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the Pending's own timeout, as in wait()
+        """Cancel, then wait until the call has really stopped; from any loop of either backend.
+
+        Args:
+            msg: Optional reason, shown in the `PendingCancelled` error.
+            timeout: Seconds to wait at most for the call to unwind.
+
+        Raises:
+            PendingTimeoutError: If the call had not stopped after ``timeout``.
+        """
+        self.cancel(msg)
+        await self._wait(timeout, shield=True, protect=True, result=False)
+
     # ------------------------------------------------------------------ waiting
 
     def _get_event(self) -> aiologic.Event:
@@ -324,21 +434,111 @@ class Pending(Generic[T]):
                     event.set()
             return event
 
-    def wait(self, timeout: float | None = None) -> T:
-        """Block the calling thread until the Pending is done; return its result.
+    @overload
+    def wait(
+        self,
+        timeout: float | None = ...,
+        *,
+        shield: bool = ...,
+        protect: bool = ...,
+        result: Literal[True] = ...,
+    ) -> Coroutine[Any, Any, T]: ...
+    @overload
+    def wait(
+        self, timeout: float | None = ..., *, shield: bool = ..., protect: bool = ..., result: bool
+    ) -> Coroutine[Any, Any, T | None]: ...
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        shield: bool = False,
+        protect: bool = False,
+        result: bool = True,
+    ) -> Coroutine[Any, Any, T | None]:
+        """Wait until the Pending is done; ``await`` it, in any loop of either backend.
 
-        Meant for plain threads. Inside an event loop, ``await pending`` instead: a blocking
-        wait stops that loop.
+        Unlike ``await pending``, it can time out, shield the wait and skip the result.
 
         Args:
-            timeout: Seconds to wait at most; None waits for as long as it takes.
+            timeout: Seconds to wait at most; None waits for as long as it takes. When the
+                time runs out the Pending is **cancelled**, unless ``protect`` is set.
+            shield: Keep waiting even if the awaiting task is cancelled meanwhile.
+            protect: On a timeout, leave the Pending running.
+            result: Return the result (raising the call's exception); False returns None
+                once done, whatever the outcome.
+
+        Returns:
+            A coroutine: ``await pending.wait()`` gives the result.
+
+        Raises:
+            TypeError: If called outside an event loop, where nothing could await it; use
+                `wait_sync` from a plain thread.
+            PendingTimeoutError: If ``timeout`` passed first.
+            PendingCancelled: If the Pending was cancelled (and ``result`` is True).
+            DeadlockError: If a call waits for its own Pending.
+        """
+        if not _in_event_loop():
+            msg = (
+                f"Pending.wait() is a coroutine method: 'await pending.wait()' inside an event "
+                f"loop. From a thread without one, call pending.wait_sync() on {self!r}"
+            )
+            raise TypeError(msg)
+        return self._wait(timeout, shield=shield, protect=protect, result=result)
+
+    async def _wait(
+        self,
+        timeout: float | None,  # noqa: ASYNC109 - a timeout cancels the Pending, not the waiter
+        *,
+        shield: bool,
+        protect: bool,
+        result: bool,
+    ) -> T | None:
+        if self._state < _FINISHED:
+            if current_pending.get() is self:
+                msg = f"a call cannot wait for its own {self!r}: it finishes only once the call has"
+                raise DeadlockError(msg)
+            event = self._get_event()
+            with anyio.CancelScope(shield=shield):
+                with anyio.move_on_after(timeout):
+                    await event
+            if self._state < _FINISHED:
+                if not protect:
+                    self.cancel(f"timed out after {timeout} s")
+                kept = "it keeps running" if protect else "it was cancelled"
+                msg = f"{self!r} was not done after {timeout} s; {kept}"
+                raise PendingTimeoutError(msg)
+        if not result:
+            return None
+        return self.result()
+
+    @overload
+    def wait_sync(
+        self, timeout: float | None = ..., *, protect: bool = ..., result: Literal[True] = ...
+    ) -> T: ...
+    @overload
+    def wait_sync(
+        self, timeout: float | None = ..., *, protect: bool = ..., result: bool
+    ) -> T | None: ...
+    def wait_sync(
+        self, timeout: float | None = None, *, protect: bool = False, result: bool = True
+    ) -> T | None:
+        """Block the calling thread until the Pending is done; return its result.
+
+        For plain threads. Inside an event loop, ``await pending`` (or `wait`) instead: a
+        blocking wait stops that loop.
+
+        Args:
+            timeout: Seconds to wait at most; None waits for as long as it takes. When the
+                time runs out the Pending is **cancelled**, unless ``protect`` is set.
+            protect: On a timeout, leave the Pending running.
+            result: Return the result (raising the call's exception); False returns None.
 
         Returns:
             The result of the call.
 
         Raises:
-            PendingTimeoutError: If ``timeout`` passed first (the call keeps running).
-            PendingCancelledError: If the Pending was cancelled.
+            PendingTimeoutError: If ``timeout`` passed first.
+            PendingCancelled: If the Pending was cancelled (and ``result`` is True).
             DeadlockError: If called without a timeout, before the Pending is done, from the
                 very thread whose loop has to run the call.
         """
@@ -346,14 +546,19 @@ class Pending(Generic[T]):
             owner = self._owner_thread
             if timeout is None and owner is threading.current_thread() and owner is not None:
                 msg = (
-                    f"wait() on {self!r} from thread {owner.name!r} would block "
+                    f"wait_sync() on {self!r} from thread {owner.name!r} would block "
                     "forever: that thread's event loop must run the call. Use "
                     "'await pending' inside the loop instead"
                 )
                 raise DeadlockError(msg)
             if not self._wait_in_thread(timeout):
-                msg = f"{self!r} was not done after {timeout} s; it keeps running"
+                if not protect:
+                    self.cancel(f"timed out after {timeout} s")
+                kept = "it keeps running" if protect else "it was cancelled"
+                msg = f"{self!r} was not done after {timeout} s; {kept}"
                 raise PendingTimeoutError(msg)
+        if not result:
+            return None
         return self.result()
 
     def _wait_in_thread(self, timeout: float | None) -> bool:
@@ -379,6 +584,9 @@ class Pending(Generic[T]):
 
     async def _wait_async(self) -> T:
         if self._state < _FINISHED:
+            if current_pending.get() is self:
+                msg = f"a call cannot await its own {self!r}: it finishes only once the call has"
+                raise DeadlockError(msg)
             await self._get_event()
         return self.result()
 

@@ -26,6 +26,7 @@ nursery. trio is imported only when a trio loop is in use.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections import deque
@@ -33,17 +34,17 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from ._in_context import InContext
-from ._runners import Runner
+from ._pending import call_as
+from ._runner import Runner
 from ._wakeup import WakeupChannel, open_wakeup_channel
 
 if TYPE_CHECKING:
-    import contextvars
     from collections.abc import Callable, Coroutine
 
     import trio
 
     from ._pending import Pending, _Canceller
-    from ._runners import CallArgs, CallScope
+    from ._runner import CallArgs, CallScope
 
     _Call = tuple[
         Pending[Any], _Canceller, Callable[..., Any], CallArgs, dict[str, Any], contextvars.Context
@@ -100,6 +101,7 @@ class TrioRunner(Runner):
         self.host_scope: trio.CancelScope | None = None  # scope of the listening host
         self.inline: _CallRecord | None = None  # the call a host runs inline right now
         self.hosts_stopping = False
+        self.system_tasks = 0  # how many of ``scopes`` belong to system tasks, not calls
 
     # ------------------------------------------------------------------ waking the host
 
@@ -216,7 +218,7 @@ class TrioRunner(Runner):
             return None
         self.inline = record
         try:
-            result = context.run(func, *args, **kwargs)
+            result = context.run(call_as, pending, func, args, kwargs)
             if type(result) is CoroutineType:
                 try:
                     yielded = context.run(result.send, None)
@@ -272,7 +274,7 @@ class TrioRunner(Runner):
                 return
             self.scopes.add(scope)
             try:
-                result = func(*args, **kwargs)
+                result = call_as(pending, func, args, kwargs)
                 if type(result) is CoroutineType:
                     result = await result
             except BaseException as exc:
@@ -312,14 +314,11 @@ class TrioRunner(Runner):
         A cancellation propagates so that its scope catches it; so does what is not an
         `Exception` (KeyboardInterrupt, SystemExit), which ends the Caller as it would a task.
         """
-        if isinstance(exc, self.trio.Cancelled) or (
+        cancelled = isinstance(exc, self.trio.Cancelled) or (
             # A nursery inside the call wraps our cancellation in a group.
             scope.cancel_called and self._only_cancelled(exc)
-        ):
-            pending._finish_cancelled()
-            return True
-        pending._finish_exception(exc)
-        return not isinstance(exc, Exception)
+        )
+        return pending._finish_raised(exc, cancelled=cancelled)
 
     def _only_cancelled(self, exc: BaseException) -> bool:
         if isinstance(exc, BaseExceptionGroup):
@@ -344,6 +343,19 @@ class TrioRunner(Runner):
     def call_scopes(self) -> Callable[[], CallScope]:
         return self.trio.CancelScope
 
+    def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.trio.lowlevel.spawn_system_task(async_fn, context=contextvars.Context())
+
+    def runs_here(self) -> bool:
+        try:
+            return self.trio.lowlevel.current_trio_token() is self.token
+        except RuntimeError:  # no trio run in this thread now
+            return False
+
+    def running_calls(self) -> int:
+        inline = 1 if self.inline is not None else 0
+        return max(0, len(self.scopes) - self.system_tasks) + inline
+
     def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         assert self.nursery is not None
         self.nursery.start_soon(self._run_system, async_fn)
@@ -353,9 +365,11 @@ class TrioRunner(Runner):
             if self.closing:
                 scope.cancel()
             self.scopes.add(scope)
+            self.system_tasks += 1
             try:
                 await async_fn()
             finally:
+                self.system_tasks -= 1
                 self.scopes.discard(scope)
 
     async def sleep(self, delay: float) -> None:

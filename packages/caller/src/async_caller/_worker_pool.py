@@ -1,59 +1,85 @@
-"""`WorkerPool`: the bounded, self-trimming thread pool behind `Caller.to_thread`.
+"""`WorkerPool`: the worker callers behind `Caller.to_thread` and `Caller.call_using_backend`.
 
-Design note: work items sit in a deque guarded by a lock. ``idle`` counts workers asleep on
-the semaphore that nobody has claimed yet; a submitter claims one (``idle -= 1`` and one
-``release``), else starts a thread if below the limit, else leaves the item for the next
-worker that finishes. A worker whose sleep times out retires, unless a submitter claimed it
-at that very moment (then the semaphore has a token for it, which it takes back), so no item
-is ever left with nobody to run it.
+Design note: a worker is a caller running in a thread of its own, on one backend, that runs
+one call at a time. The pool keeps idle workers per backend (the most recently used first, so
+the others go idle for long enough to retire), starts a new one while below the limit, and
+otherwise queues the call for the next worker of that backend that comes free. A worker's
+call reports back through a done callback, in the worker's thread, which hands the worker
+its next call or puts it back on the idle list. A worker idle for ``idle_timeout`` retires:
+it checks on a timer of its own, started when it goes idle and not already running.
+
+The pool does not know the `Caller` class (which uses it): `WorkerHost` is how it starts,
+feeds and stops workers.
 """
 
 from __future__ import annotations
 
-import contextvars
-import inspect
 import itertools
 import threading
+import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
-
-import aiologic
-import anyio
-import sniffio
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._exceptions import CallerStoppedError
 from ._pending import Pending
+from ._pending_group import current_group
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    import contextvars
+    from collections.abc import Callable
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerHost", "WorkerPool"]
 
-T = TypeVar("T")
-P = ParamSpec("P")
+W = TypeVar("W")
 
-_Item = tuple[Pending[Any], "Callable[..., Any]", tuple[Any, ...], dict[str, Any], Any, str]
+_Item = tuple[Pending[Any], "Callable[..., Any]", tuple[Any, ...], dict[str, Any], Any]
 
 
-class WorkerPool:
-    """A bounded pool of reusable worker threads that retire when idle.
+class WorkerHost(Protocol[W]):
+    """How the pool starts workers, gives them calls, times them and stops them."""
 
-    `Caller.to_thread` uses `WorkerPool.default()`; create your own pool to isolate work or
-    to choose other limits. Worker threads are not daemons; idle ones retire after
-    ``idle_timeout`` and all are told to finish when the interpreter exits.
+    def start(self, backend: str, name: str) -> W:
+        """Start a worker of ``backend``, ready for calls; any thread."""
+        ...
+
+    def run(
+        self,
+        worker: W,
+        pending: Pending[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> None:
+        """Run one call in ``worker``, settling ``pending``; any thread."""
+        ...
+
+    def call_later(self, worker: W, delay: float, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` in the worker's thread after ``delay`` seconds; any thread."""
+        ...
+
+    def stop(self, worker: W) -> None:
+        """Stop the worker without waiting for it; any thread."""
+        ...
+
+    def thread(self, worker: W) -> threading.Thread:
+        """The worker's thread."""
+        ...
+
+
+class WorkerPool(Generic[W]):
+    """A bounded pool of worker callers, per backend, that retire when idle.
 
     Args:
-        max_workers: The most threads the pool runs at once; more work waits its turn.
-        idle_timeout: Seconds an idle thread waits for work before it retires.
+        host: Starts, feeds and stops the workers.
+        max_workers: The most workers (of all backends) alive at once; more calls wait.
+        idle_timeout: Seconds a worker stays idle before it retires.
         name: Prefix of the worker threads' names.
     """
 
-    _default: ClassVar[WorkerPool | None] = None
-    _default_lock: ClassVar[threading.Lock] = threading.Lock()
-    _names: ClassVar[itertools.count[int]] = itertools.count(1)
-
     def __init__(
         self,
+        host: WorkerHost[W],
         *,
         max_workers: int = 40,
         idle_timeout: float = 30.0,
@@ -62,164 +88,183 @@ class WorkerPool:
         if max_workers < 1:
             msg = f"max_workers must be at least 1, not {max_workers}"
             raise ValueError(msg)
+        self.host = host
         self.max_workers = max_workers
         self.idle_timeout = idle_timeout
         self.name = name
+        self._names = itertools.count(1)
         self._lock = threading.Lock()
-        self._items: deque[_Item] = deque()
-        self._wakeups = aiologic.Semaphore(0)
-        self._idle = 0
-        self._threads: set[threading.Thread] = set()
+        self._idle: dict[str, list[W]] = {}
+        self._idle_since: dict[W, float] = {}
+        self._timed: set[W] = set()
+        self._waiting: dict[str, deque[_Item]] = {}
+        self._workers: dict[W, str] = {}  # every live worker, and its backend
+        self._starting = 0
         self._shutdown = False
-
-    @classmethod
-    def default(cls) -> WorkerPool:
-        """Return the shared pool used by `Caller.to_thread`; any thread."""
-        pool = cls._default
-        if pool is None:
-            with cls._default_lock:
-                pool = cls._default
-                if pool is None:
-                    pool = cls._default = cls()
-        return pool
 
     @property
     def thread_count(self) -> int:
-        """How many worker threads are alive right now."""
-        return len(self._threads)
+        """How many workers are alive right now."""
+        return len(self._workers)
 
     @property
     def threads(self) -> frozenset[threading.Thread]:
-        """The worker threads alive right now."""
+        """The threads of the workers alive right now."""
         with self._lock:
-            return frozenset(self._threads)
+            workers = list(self._workers)
+        return frozenset(self.host.thread(worker) for worker in workers)
 
     def submit(
-        self, func: Callable[P, Awaitable[T]] | Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Pending[T]:
-        """Run ``func(*args, **kwargs)`` in a worker thread; any thread.
-
-        See `Caller.to_thread`, which calls this on the default pool.
+        self,
+        backend: str,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> Pending[Any]:
+        """Run ``func`` in a worker of ``backend``; any thread.
 
         Raises:
             CallerStoppedError: If the pool was shut down.
         """
-        try:
-            backend = sniffio.current_async_library()
-        except sniffio.AsyncLibraryNotFoundError:
-            backend = "asyncio"
         pending: Pending[Any] = Pending()
-        item: _Item = (pending, func, args, kwargs, contextvars.copy_context(), backend)
+        while not self._try_submit(backend, pending, func, args, kwargs, context):
+            pass  # an idle worker had stopped (a call stopped its own caller): pick again
+        return pending
+
+    def _try_submit(
+        self,
+        backend: str,
+        pending: Pending[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+    ) -> bool:
+        start = False
         with self._lock:
             if self._shutdown:
                 what = getattr(func, "__qualname__", repr(func))
                 msg = f"cannot run {what}: the worker pool {self.name!r} was shut down"
                 raise CallerStoppedError(msg)
-            self._items.append(item)
-            if self._idle:
-                self._idle -= 1
-                self._wakeups.release()
-            elif len(self._threads) < self.max_workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self.name}-{next(self._names)}", daemon=False
+            idle = self._idle.get(backend)
+            worker = idle.pop() if idle else None
+            if worker is not None:
+                del self._idle_since[worker]
+            elif len(self._workers) + self._starting < self.max_workers:
+                self._starting += 1
+                start = True
+            else:
+                self._waiting.setdefault(backend, deque()).append(
+                    (pending, func, args, kwargs, context)
                 )
-                self._threads.add(thread)
-                thread.start()
-        return pending
+        if worker is None and not start:
+            group = context.get(current_group)
+            if group is not None:  # the worker adds it too, once it gets it; that is harmless
+                group.add(pending)
+            return True
+        if start:
+            try:
+                worker = self.host.start(backend, f"{self.name}-{backend}-{next(self._names)}")
+            finally:
+                with self._lock:
+                    self._starting -= 1
+            with self._lock:
+                self._workers[worker] = backend
+        assert worker is not None
+        return self._run(worker, pending, func, args, kwargs, context, give_up=start)
 
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop accepting work; workers finish what is queued, then exit. Any thread.
+    def _run(
+        self,
+        worker: W,
+        pending: Pending[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+        *,
+        give_up: bool = True,
+    ) -> bool:
+        """Run a call in ``worker``; False if the worker had stopped and ``give_up`` is False."""
+        try:
+            self.host.run(worker, pending, func, args, kwargs, context)
+        except CallerStoppedError as exc:
+            with self._lock:
+                self._workers.pop(worker, None)
+                self._idle_since.pop(worker, None)
+                self._timed.discard(worker)
+            if not give_up:
+                return False
+            pending._finish_raised(exc, cancelled=False)  # a new worker stopped: exit is near
+            return True
+        pending.add_done_callback(lambda _: self._release(worker))
+        return True
 
-        Args:
-            wait: Also wait for the worker threads to end (not from a worker thread).
-        """
+    def _release(self, worker: W) -> None:
+        """A worker finished its call; in the worker's thread (or the cancelling one)."""
+        item: _Item | None = None
+        time_it = stop = False
+        with self._lock:
+            backend = self._workers.get(worker)
+            if backend is None:
+                return
+            waiting = self._waiting.get(backend)
+            if waiting:
+                item = waiting.popleft()
+            elif self._shutdown:
+                del self._workers[worker]
+                stop = True
+            else:
+                self._idle.setdefault(backend, []).append(worker)
+                self._idle_since[worker] = time.monotonic()
+                if worker not in self._timed:
+                    self._timed.add(worker)
+                    time_it = True
+        if item is not None:
+            self._run(worker, *item)
+        elif stop:
+            self.host.stop(worker)
+        elif time_it:
+            self._time(worker, self.idle_timeout)
+
+    def _time(self, worker: W, delay: float) -> None:
+        try:
+            self.host.call_later(worker, delay, lambda: self._check_idle(worker))
+        except CallerStoppedError:
+            with self._lock:
+                self._timed.discard(worker)
+
+    def _check_idle(self, worker: W) -> None:
+        """The worker's idle timer; in its thread. Retire it, or look again later."""
+        remaining = 0.0
+        with self._lock:
+            since = self._idle_since.get(worker)
+            if since is None:  # busy again: its next idle spell starts a new timer
+                self._timed.discard(worker)
+                return
+            remaining = since + self.idle_timeout - time.monotonic()
+            if remaining <= 0:
+                self._timed.discard(worker)
+                del self._idle_since[worker]
+                backend = self._workers.pop(worker)
+                self._idle[backend].remove(worker)
+        if remaining <= 0:
+            self.host.stop(worker)
+        else:
+            self._time(worker, remaining)
+
+    def shutdown(self) -> None:
+        """Stop accepting calls; idle workers stop now, busy ones after their call. Any thread."""
         with self._lock:
             self._shutdown = True
-            idle, self._idle = self._idle, 0
-            if idle:
-                self._wakeups.release(idle)
-            threads = list(self._threads)
-        if wait:
-            for thread in threads:
-                if thread is not threading.current_thread():
-                    thread.join()
-
-    def _work(self) -> None:
-        me = threading.current_thread()
-        while True:
-            with self._lock:
-                item = self._items.popleft() if self._items else None
-                if item is None:
-                    if self._shutdown:
-                        self._threads.discard(me)
-                        return
-                    self._idle += 1
-            if item is not None:
-                _run_item(*item)
-                del item
-                continue
-            if self._wakeups.green_acquire(timeout=self.idle_timeout):
-                continue
-            with self._lock:
-                # Claimed while timing out? Then the token is ours: take it and go on working.
-                if self._wakeups.green_acquire(blocking=False):
-                    continue
-                self._idle -= 1
-                self._threads.discard(me)
-                return
-
-
-def _run_item(
-    pending: Pending[Any],
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    context: contextvars.Context,
-    backend: str,
-) -> None:
-    if context.get(sniffio.current_async_library_cvar) is not None:
-        # The submitter's loop is not running here (anyio.run sets this variable).
-        context.run(sniffio.current_async_library_cvar.set, None)
-    if inspect.iscoroutinefunction(func):
-        _run_async_item(pending, func, args, kwargs, context, backend)
-        return
-    if not pending._start(None, None):
-        return
-    try:
-        result = context.run(func, *args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - delivered through the Pending
-        pending._finish_exception(exc)
-    else:
-        if inspect.iscoroutine(result):  # e.g. a partial of a coroutine function
-            result.close()
-            pending._finish_exception(
-                TypeError(f"{func!r} returned a coroutine; pass the coroutine function itself")
-            )
-        else:
-            pending._finish_result(result)
-
-
-def _run_async_item(
-    pending: Pending[Any],
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    context: contextvars.Context,
-    backend: str,
-) -> None:
-    from ._caller import Caller
-
-    async def main() -> None:
-        async with Caller(name=threading.current_thread().name) as caller:
-            pending._owner_thread = caller.thread
-            assert caller._runner is not None
-            caller._runner.spawn(pending, caller, func, args, kwargs, context)
-            await pending._get_event()
-
-    if pending.done():  # cancelled before it started: no loop needed
-        return
-    try:
-        anyio.run(main, backend=backend)
-    except BaseException as exc:  # noqa: BLE001 - delivered through the Pending
-        if not pending.done():
-            pending._finish_exception(exc)
+            idle = [worker for workers in self._idle.values() for worker in workers]
+            self._idle.clear()
+            self._idle_since.clear()
+            for worker in idle:
+                del self._workers[worker]
+            waiting = [item for items in self._waiting.values() for item in items]
+            self._waiting.clear()
+        for worker in idle:
+            self.host.stop(worker)
+        for item in waiting:
+            item[0].cancel("the worker pool was shut down")

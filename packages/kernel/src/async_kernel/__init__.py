@@ -21,6 +21,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from async_caller import Caller as Caller
+    from async_caller import Pending as Pending
+
     from . import utils as utils
     from ._callable import CallableKernel as CallableKernel
     from ._exceptions import GuiError as GuiError
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BackendSpec": ".runtime._backends",
     "CallableKernel": "._callable",
+    "Caller": "async_caller",
     "ConnectionFileError": ".messaging._errors",
     "GuiError": "._exceptions",
     "GuiHost": ".shell._gui",
@@ -52,6 +56,7 @@ _LAZY = {
     "KernelShell": ".shell._shell",
     "KernelError": "._exceptions",
     "KernelLoopInUseError": "._exceptions",
+    "Pending": "async_caller",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",
     "start_kernel": "._start",
@@ -62,6 +67,7 @@ _LAZY = {
 __all__ = [
     "BackendSpec",
     "CallableKernel",
+    "Caller",
     "ConnectionFileError",
     "GuiError",
     "GuiHost",
@@ -72,6 +78,7 @@ __all__ = [
     "KernelError",
     "KernelLoopInUseError",
     "KernelShell",
+    "Pending",
     "UnknownBackendError",
     "UnknownGuiError",
     "__version__",

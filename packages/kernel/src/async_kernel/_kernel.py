@@ -106,7 +106,7 @@ class Kernel:
         """Clients in this process (``LocalClient``): their replies skip the transport."""
         self.connection_file: str | None = None
         """The connection file the kernel serves, when it was started from one."""
-        self.workers: WorkerCallers = WorkerCallers(backend)
+        self.workers: WorkerCallers = WorkerCallers(backend, lambda: self.main_caller)
         """Named worker callers (``# thread name=...`` cells, ``%thread``)."""
         self.main_caller: Caller
         self.control_caller: Caller
@@ -184,10 +184,13 @@ class Kernel:
 
     async def run(self) -> None:
         """Serve until a shutdown request (main thread, inside the backend's event loop)."""
-        async with Caller(name="Shell") as caller:
+        # The kernel's own callers are protected: a cell cannot stop them by accident.
+        async with Caller(name="Shell", protected=True) as caller:
             self.main_caller = caller
             self._shutdown_requested = anyio.Event()
-            self.control_caller = Caller.start_new(backend=self.backend, name="Control")
+            self.control_caller = Caller(
+                "NewThread", backend=self.backend, name="Control", protected=True
+            )
             self._install()
             load_python_lexer()
             self.transport.start()
@@ -201,9 +204,10 @@ class Kernel:
             try:
                 await self._shutdown_requested.wait()
             finally:
-                self.control_caller.stop()
+                self.control_caller.stop(force=True)
                 self.workers.stop_all()
                 self.subshells.stop_all()
+                caller.stop(force=True)
         self._stop()
 
     def _install(self) -> None:

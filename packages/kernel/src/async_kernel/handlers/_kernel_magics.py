@@ -120,7 +120,9 @@ class KernelMagics(Magics):
         """Print a table of the live callers: each thread with an event loop that runs calls."""
         if line.strip():
             raise UsageError(f"%callers takes no arguments, not {line.strip()!r}")
-        print(caller_table(self._kernel_callers()))  # noqa: T201 - a magic's output
+        kernel_callers = list(self._kernel_callers())
+        others = [c for c in Caller.all_callers() if c.parent is None and c not in kernel_callers]
+        print(caller_table([*kernel_callers, *others]))  # noqa: T201 - a magic's output
 
     # --- running code in a worker ------------------------------------------------------------
 
@@ -156,7 +158,7 @@ class KernelMagics(Magics):
             )
         pending = worker.call_soon(run_code, source, global_ns, local_ns, f"<%{magic}>")
         try:
-            return pending.wait()
+            return pending.wait_sync()
         except BaseException:
             pending.cancel("the cell that ran the magic was interrupted")
             raise
@@ -201,32 +203,33 @@ def _split_options(
 _COLUMNS = ("name", "thread", "backend", "running", "queued", "parent", "children")
 
 
-def caller_table(roots: Iterable[Caller]) -> str:
-    """A text table of ``roots`` and all their children, one caller per row."""
+def caller_table(callers: Iterable[Caller]) -> str:
+    """A text table of ``callers``, one per row, the given order first, then their children."""
     rows: list[tuple[str, ...]] = []
     seen: set[int] = set()
 
-    def add(caller: Caller, parent: str) -> None:
-        if id(caller) in seen or caller.stopped:
+    def add(caller: Caller) -> None:
+        if id(caller) in seen or caller.stopping.done():
             return
         seen.add(id(caller))
-        children = list(caller.children.values())
-        thread = _thread_name(caller)
+        children = sorted(caller.children, key=lambda child: child.name)
+        parent = caller.parent
         rows.append(
             (
                 caller.name,
-                thread,
-                _backend(caller),
-                *_counts(caller),
-                parent or "-",
+                _thread_name(caller),
+                caller.backend,
+                str(caller.calls_running),
+                str(caller.calls_queued),
+                parent.name if parent is not None else "-",
                 ", ".join(child.name for child in children) or "-",
             )
         )
         for child in children:
-            add(child, caller.name)
+            add(child)
 
-    for root in roots:
-        add(root, "")
+    for caller in callers:
+        add(caller)
     widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(_COLUMNS)]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -236,25 +239,5 @@ def caller_table(roots: Iterable[Caller]) -> str:
 
 
 def _thread_name(caller: Caller) -> str:
-    try:
-        thread = caller.thread
-    except RuntimeError:
-        return "-"
+    thread = caller.thread
     return thread.name + (" (main)" if thread is threading.main_thread() else "")
-
-
-def _backend(caller: Caller) -> str:
-    try:
-        return caller.backend
-    except RuntimeError:
-        return "-"
-
-
-def _counts(caller: Caller) -> tuple[str, str]:
-    """Running and queued calls, where the Caller can tell (``-`` where it cannot)."""
-    running = getattr(caller, "calls_running", None)
-    queued = getattr(caller, "calls_queued", None)
-    return (
-        str(running) if isinstance(running, int) else "-",
-        str(queued) if isinstance(queued, int) else "-",
-    )

@@ -96,8 +96,9 @@ class Subshells:
     def create(self) -> Subshell:
         """Start a subshell: a new thread running its own event loop.
 
-        Call it from a thread without a Caller (the control channel's ``thread`` mode does),
-        so the new Caller is nobody's child and lives until it is deleted.
+        Call it from a thread whose Caller adopts no children (the control channel's
+        ``thread`` mode runs it in a pooled worker), so the new Caller is nobody's child and
+        lives until it is deleted.
 
         Raises:
             TooManySubshellsError: :data:`MAX_SUBSHELLS` subshells exist already.
@@ -108,7 +109,12 @@ class Subshells:
                 raise TooManySubshellsError(MAX_SUBSHELLS)
             self._starting += 1
         try:
-            caller = Caller.start_new(backend=self._backend, name=f"Subshell-{subshell_id[:8]}")
+            caller = Caller(
+                "NewThread",
+                backend=self._backend,
+                name=f"Subshell-{subshell_id[:8]}",
+                protected=True,
+            )
             subshell = Subshell(subshell_id, caller, self._shell)
             with self._lock:
                 self._by_id[subshell_id] = subshell
@@ -138,9 +144,9 @@ class Subshells:
             lambda cell: cell.state.request.subshell_id == subshell.subshell_id
         )
         await wait(list(subshell.in_flight), timeout=DELETE_GRACE_SECONDS)
-        subshell.caller.stop()
+        subshell.caller.stop(force=True)
         with anyio.move_on_after(DELETE_GRACE_SECONDS) as waited:
-            await subshell.caller.wait_stopped()
+            await subshell.caller.stopped
         if waited.cancelled_caught:
             log.warning(
                 "%r is still blocked in a call; its thread ends when the call returns", subshell
@@ -187,7 +193,7 @@ class Subshells:
             self._interrupts.interrupt(lambda cell: cell.state.request.subshell_id in ids)
         for subshell in subshells:
             with contextlib.suppress(CallerStoppedError):
-                subshell.caller.call_direct(subshell.caller.stop)
+                subshell.caller.call_direct(subshell.caller.stop, force=True)
         for subshell in subshells:
             subshell.caller.thread.join(timeout=DELETE_GRACE_SECONDS)
             subshell.close()

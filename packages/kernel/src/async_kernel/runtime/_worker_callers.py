@@ -1,10 +1,10 @@
 """Named worker callers: the threads ``# thread name=...`` cells and ``%thread`` run in.
 
-Each name gets one Caller in a thread of its own, started on first use with the backend asked
-for (the kernel's by default) and kept until the kernel stops, so a cell can come back to the
-same thread and its state. Cells sent to one name run one after another, as in the main
-shell. Any thread may ask for a worker: the dispatcher does from the IO thread, magics from
-a cell's thread.
+Each name gets one Caller in a thread of its own: a child of the main shell's Caller, started on
+first use with the backend asked for (the kernel's by default) and kept until the kernel stops,
+so a cell can come back to the same thread and its state. Cells sent to one name run one after
+another, as in the main shell. Any thread may ask for a worker: the dispatcher does from the IO
+thread, magics from a cell's thread.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from async_caller import Caller
+from async_caller import CallerExistsError
 
 from .._exceptions import KernelError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from async_caller import Caller
 
 __all__ = ["WorkerCallerError", "WorkerCallers"]
 
@@ -31,11 +33,12 @@ class WorkerCallerError(KernelError, ValueError):
 
 
 class WorkerCallers:
-    """The kernel's named worker callers, by name."""
+    """The kernel's named worker callers, children of the main shell's Caller."""
 
-    def __init__(self, default_backend: str) -> None:
+    def __init__(self, default_backend: str, parent: Callable[[], Caller]) -> None:
         self.default_backend = default_backend
-        self._callers: dict[str, Caller] = {}
+        self._parent = parent
+        self._names: set[str] = set()
         self._lock = threading.Lock()
 
     def default_name(self, backend: str | None) -> str:
@@ -50,30 +53,32 @@ class WorkerCallers:
             UnknownBackendError: ``backend`` is not installed (from async_caller).
         """
         name = name or self.default_name(backend)
+        try:
+            caller = self._parent().get(name=name, backend=backend or None)
+        except CallerExistsError:
+            running = self.callers.get(name)
+            has = running.backend if running is not None else "another backend"
+            msg = (
+                f"the worker thread {name!r} runs on {has}, not {backend}; "
+                f"leave out backend= or pick another name"
+            )
+            raise WorkerCallerError(msg) from None
         with self._lock:
-            caller = self._callers.get(name)
-            if caller is not None and not caller.stopped:
-                if backend is not None and caller.backend != backend:
-                    msg = (
-                        f"the worker thread {name!r} runs on {caller.backend}, not {backend}; "
-                        f"leave out backend= or pick another name"
-                    )
-                    raise WorkerCallerError(msg)
-                return caller
-            caller = Caller.start_new(backend=backend or self.default_backend, name=name)
-            self._callers[name] = caller
-            return caller
+            self._names.add(name)
+        return caller
 
     @property
     def callers(self) -> Mapping[str, Caller]:
         """The running workers by name (a copy)."""
         with self._lock:
-            return {name: c for name, c in self._callers.items() if not c.stopped}
+            names = set(self._names)
+        return {
+            child.name: child
+            for child in self._parent().children
+            if child.name in names and not child.stopping.done()
+        }
 
     def stop_all(self) -> None:
         """Stop every worker (kernel shutdown); their running cells are cancelled."""
-        with self._lock:
-            callers = list(self._callers.values())
-            self._callers.clear()
-        for caller in callers:
+        for caller in self.callers.values():
             caller.stop()

@@ -31,7 +31,7 @@ from IPython.core.payload import PayloadManager
 from traitlets import Any as AnyTrait
 from traitlets import Type
 
-from async_caller import threads_available
+from async_caller import Caller, threads_available
 
 from .._exceptions import CellTimeoutError
 from ..runtime._context import current_request
@@ -314,6 +314,13 @@ class KernelShell(InteractiveShell):
     @Completer.setter
     def Completer(self, completer: IPCompleter) -> None:
         self._main_completer = completer
+
+    def init_user_ns(self) -> None:
+        """Cells see ``Caller`` without importing it (hidden from ``%who``, like ``In``)."""
+        super().init_user_ns()
+        names = {"Caller": Caller}
+        self.user_ns_hidden.update(names)
+        self.user_ns.update(names)
 
     def init_history(self) -> None:
         """Keep history with writes that never make a cell wait (see ``_history``)."""

@@ -1,118 +1,35 @@
-"""Backend adapters: the few things a `Caller` needs from asyncio or trio, done natively.
+"""`AsyncioRunner`: the Caller's asyncio adapter.
 
-Design note: on asyncio the hot path (one call = one task) uses the cheapest native task,
+Design note: the hot path (one call = one task) uses the cheapest native task,
 ``loop.create_task(coro, context=ctx)``, wrapped by ``_run_call``, which links the task to its
-`Pending` so that a cancel from any thread reaches the task. trio's adapter lives in
-`_trio_runner` (imported only when a trio loop is in use), where calls run inline in
-long-lived host tasks. Everything else in the package is backend-neutral (anyio, aiologic).
+`Pending` so that a cancel from any thread reaches the task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._pending import current_pending
+from ._runner import CallArgs, Runner, running_backend
+
 if TYPE_CHECKING:
-    import contextvars
     from collections.abc import Callable, Coroutine
     from types import TracebackType
     from typing import Self
 
     from ._pending import Pending, _Canceller
+    from ._runner import CallScope
 
-__all__ = [
-    "AsyncioCallScope",
-    "AsyncioRunner",
-    "CallScope",
-    "Runner",
-    "create_runner",
-]
-
-CallArgs = tuple[Any, ...]
-
-
-class Runner:
-    """Backend-specific operations, each documented with the thread it may be called from."""
-
-    backend: str
-    cancelled_exc_class: type[BaseException]
-    """The exception the backend raises in a cancelled task."""
-
-    def call_threadsafe(self, callback: Callable[[], object]) -> None:
-        """Run ``callback()`` soon in the loop; any thread. Raises RuntimeError once closed."""
-        raise NotImplementedError
-
-    def call_local(self, callback: Callable[[], object]) -> None:
-        """Run ``callback()`` soon in the loop; loop thread only."""
-        raise NotImplementedError
-
-    def spawn(
-        self,
-        pending: Pending[Any],
-        canceller: _Canceller,
-        func: Callable[..., Any],
-        args: CallArgs,
-        kwargs: dict[str, Any],
-        context: contextvars.Context,
-    ) -> None:
-        """Start ``func`` as a new task linked to ``pending``; loop thread only."""
-        raise NotImplementedError
-
-    def spawn_system(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Start an internal long-lived task (queue worker); loop thread only."""
-        raise NotImplementedError
-
-    def cancel_handle(self, handle: Any) -> None:
-        """Cancel a task handle given to `Pending._start`; loop thread only."""
-        handle.cancel()
-
-    def call_scopes(self) -> Callable[[], CallScope]:
-        """Return a factory of scopes, each around one call run by the current task.
-
-        Call it once from a long-lived task that runs calls one after another (a queue
-        worker); each scope, used as ``with scope:``, is the handle that cancels just its
-        call, and swallows that cancellation at its exit. Loop thread only.
-        """
-        raise NotImplementedError
-
-    async def open(self) -> None:
-        """Prepare to run tasks; in the loop, from the task entering the Caller."""
-
-    def cancel_all(self) -> None:
-        """Cancel every task this runner started; loop thread only."""
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        """Wait for every task to end; from the task that entered the Caller."""
-        raise NotImplementedError
-
-    async def sleep(self, delay: float) -> None:
-        """Sleep natively."""
-        raise NotImplementedError
-
+__all__ = ["AsyncioCallScope", "AsyncioRunner"]
 
 _CANCEL_AGAIN_AFTER = 0.05
 """Seconds a closing asyncio runner waits before cancelling its remaining tasks again."""
-
-
-class CallScope(Protocol):
-    """What `Runner.call_scopes` makes: a context manager that can cancel its own block."""
-
-    def __enter__(self) -> object: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> bool | None: ...
-
-    def cancel(self) -> None: ...
 
 
 class AsyncioCallScope:
@@ -175,6 +92,7 @@ class AsyncioRunner(Runner):
         self.loop = asyncio.get_running_loop()
         self.tasks: dict[asyncio.Task[Any], Pending[Any] | None] = {}
         self.closing = False
+        self.serving_task: asyncio.Task[None] | None = None
 
     def call_threadsafe(self, callback: Callable[[], object]) -> None:
         self.loop.call_soon_threadsafe(callback)
@@ -212,16 +130,15 @@ class AsyncioRunner(Runner):
                 return
             if not pending._start(canceller, task):
                 return
+            current_pending.set(pending)
             try:
                 result = func(*args, **kwargs)
                 if type(result) is CoroutineType:
                     result = await result
-            except asyncio.CancelledError:
-                pending._finish_cancelled()
             except BaseException as exc:
-                pending._finish_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                if pending._finish_raised(exc, cancelled=cancelled) and not cancelled:
+                    raise  # the task ends with it; its own cancellation ends here
             else:
                 pending._finish_result(result)
         finally:
@@ -239,6 +156,15 @@ class AsyncioRunner(Runner):
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self.tasks.pop(task, None)
+
+    def start_serving(self, async_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.serving_task = self.loop.create_task(async_fn(), context=contextvars.Context())
+
+    def runs_here(self) -> bool:
+        return running_backend() == "asyncio" and asyncio.get_running_loop() is self.loop
+
+    def running_calls(self) -> int:
+        return sum(1 for pending in list(self.tasks.values()) if pending is not None)
 
     def cancel_all(self) -> None:
         self.closing = True
@@ -266,15 +192,3 @@ class AsyncioRunner(Runner):
 
     async def sleep(self, delay: float) -> None:
         await asyncio.sleep(delay)
-
-
-def create_runner(backend: str) -> Runner:
-    """Return the runner for ``backend`` (the running loop's library); in that loop."""
-    if backend == "asyncio":
-        return AsyncioRunner()
-    if backend == "trio":
-        from ._trio_runner import TrioRunner  # imports trio: only for a trio loop
-
-        return TrioRunner()
-    msg = f"async_caller cannot run on the {backend!r} event loop; use asyncio or trio"
-    raise RuntimeError(msg)

@@ -12,16 +12,17 @@ async def greet(name: str) -> str:
     return f"hello from {name}, answered in {threading.current_thread().name}"
 
 
-worker = Caller.start_new(backend="asyncio", name="worker")
+worker = Caller("NewThread", backend="asyncio", name="worker")
 
-# From a plain thread: wait() blocks this thread until the result is there.
-print(worker.call_soon(greet, "a plain thread").wait(timeout=5))
+# From a plain thread: wait_sync() blocks this thread until the result is there.
+print(worker.call_soon(greet, "a plain thread").wait_sync(timeout=5))
 
 
-# From an event loop, of either backend: await the Pending.
 async def main() -> None:
+    # From a trio loop in this thread: await it; the asyncio worker answers.
     print("awaited from trio:", await worker.call_soon(greet, "trio"))
 
 
 anyio.run(main, backend="trio")
-worker.stop()  # ends the loop and joins its thread
+worker.stop()  # ends its loop and joins its thread
+print("stopped:", worker.stopped.done())
