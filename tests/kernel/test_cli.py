@@ -297,7 +297,8 @@ def test_start_log_level(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "one of the arguments -f/--connection-file -a/--add is required"),
+        (["--display-name", "x"], "give -f FILE to start, -a NAME (or -n NAME) to install"),
+        (["-f", "conn.json", "--bogus-option"], "unrecognized arguments: --bogus-option"),
         (["instal"], "invalid choice: 'instal'"),
         (["-f", "conn.json", "install"], "the command 'install' must come first"),
         (["-f", "conn.json", "--user"], "--user: can only be used with -a NAME"),

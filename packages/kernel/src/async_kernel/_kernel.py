@@ -38,6 +38,7 @@ from .shell._history import end_history
 from .shell._iostream import OutStream
 from .shell._library_compat import install_library_compat
 from .shell._shell import KernelShell, load_python_lexer
+from .shell._startup import run_startup
 from .shell._stdin import StdinBridge
 from .shell._warm_up import warm_up_tracebacks
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
     from .messaging._connection import ConnectionInfo
     from .messaging._transport import Transport, TransportFactory
+    from .shell._config import KernelConfig
 
 __all__ = ["Kernel"]
 
@@ -66,13 +68,19 @@ class Kernel:
         backend: str = "asyncio",
         transport: TransportFactory | None = None,
         interrupts: InterruptController | None = None,
+        config: KernelConfig | None = None,
+        echo: bool = False,
     ) -> None:
         """Build the kernel.
 
         ``transport`` defaults to ZeroMQ sockets bound as ``info`` says; ``interrupts`` to
         signals and threads where threads exist, else to cancelling awaiting cells.
+        ``config`` holds the settings (the shell's and the start-up code); ``echo`` also
+        writes cell output to the process's own stdout and stderr (``--quiet=false``).
         """
         self.info = info
+        self.config = config
+        self.echo = echo
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
@@ -136,6 +144,9 @@ class Kernel:
             if threads:
                 caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it
+            if self.config is not None:
+                # Before any cell, as in ipykernel: the first execute_request waits for it.
+                run_startup(self.shell, self.config.config, self.config.profile_dir)
             if threads:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 self.interrupts.watch_signals()
@@ -148,8 +159,14 @@ class Kernel:
 
     def _start_shell(self) -> None:
         install_thread_context_inheritance()
-        self.shell = KernelShell.instance(sink=self, kernel=self)
-        self.shell.colors = "linux"
+        settings: dict[str, Any] = {}
+        if self.config is not None:
+            settings["config"] = self.config.config
+            if self.config.profile_dir is not None:
+                settings["profile_dir"] = self.config.profile_dir
+        self.shell = KernelShell.instance(sink=self, kernel=self, **settings)
+        if not _configures(self.config, "colors"):
+            self.shell.colors = "linux"
         install_comm_hooks(self)
         install_library_compat()
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
@@ -282,6 +299,12 @@ class Kernel:
 
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
         self.publish("stream", {"name": name, "text": text}, parent)
+        if self.echo:  # --quiet=false: the kernel's own terminal shows the output too
+            terminal = sys.__stdout__ if name == "stdout" else sys.__stderr__
+            if terminal is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    terminal.write(text)
+                    terminal.flush()
 
     # --- receiving (IO thread) --------------------------------------------------------------
 
@@ -344,6 +367,14 @@ class Kernel:
         restart = bool(msg.content.get("restart", False))
         self.reply(msg, "shutdown_reply", {"status": "ok", "restart": restart})
         self.request_shutdown()
+
+
+def _configures(config: KernelConfig | None, trait: str) -> bool:
+    """Whether the settings give the shell's ``trait`` a value."""
+    if config is None:
+        return False
+    sections = ("InteractiveShell", "KernelShell")
+    return any(trait in config.config.get(section, {}) for section in sections)
 
 
 def main_thread_only() -> None:

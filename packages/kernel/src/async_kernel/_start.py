@@ -6,8 +6,9 @@ import functools
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -17,9 +18,10 @@ from .messaging._listeners import Listeners, listen
 from .messaging.zmq import ZmqTransport
 from .runtime._backends import resolve_backend
 from .runtime._children import end_child_processes
+from .shell._config import load_kernel_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from types import FrameType
 
     from .messaging._message import Channel
@@ -35,6 +37,10 @@ def start_kernel(
     backend: str = "asyncio",
     log_level: str = "WARNING",
     ip: str | None = None,
+    settings: Sequence[str] = (),
+    profile: str | None = None,
+    quiet: bool = True,
+    backend_options: dict[str, Any] | None = None,
 ) -> None:
     """Serve the kernel described by ``connection_file`` until it is shut down (main thread).
 
@@ -42,12 +48,25 @@ def start_kernel(
     (default 127.0.0.1) and writes it there, owner-only, once its sockets are bound; the file
     is removed when the kernel exits.
 
+    ``settings`` are ``--Class.trait=value`` arguments, merged over the IPython ``profile``'s
+    config files (see ``shell._config``); ``quiet=False`` echoes cell output to this process's
+    stdout and stderr; ``backend_options`` go to the backend's event loop (such as
+    ``{"use_uvloop": True}`` for asyncio).
+
     Raises:
         UnknownBackendError: no backend of that name is installed.
         ConnectionFileError: the connection file cannot be used.
     """
     run_kernel(
-        connection_file, listen(connection_file), backend=backend, log_level=log_level, ip=ip
+        connection_file,
+        listen(connection_file),
+        backend=backend,
+        log_level=log_level,
+        ip=ip,
+        settings=settings,
+        profile=profile,
+        quiet=quiet,
+        backend_options=backend_options,
     )
 
 
@@ -58,19 +77,44 @@ def run_kernel(
     backend: str = "asyncio",
     log_level: str = "WARNING",
     ip: str | None = None,
+    settings: Sequence[str] = (),
+    profile: str | None = None,
+    quiet: bool = True,
+    backend_options: dict[str, Any] | None = None,
 ) -> None:
     """:func:`start_kernel` with sockets already listening on the file's ports (closes them).
 
     The command line listens (``_listeners.listen``) before it imports this module.
     """
     try:
-        _run_kernel(connection_file, listeners, backend=backend, log_level=log_level, ip=ip)
+        _run_kernel(
+            connection_file,
+            listeners,
+            backend=backend,
+            log_level=log_level,
+            ip=ip,
+            options=_StartOptions(settings, profile, quiet, backend_options or {}),
+        )
     finally:
         listeners.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _StartOptions:
+    settings: Sequence[str]
+    profile: str | None
+    quiet: bool
+    backend_options: dict[str, Any]
+
+
 def _run_kernel(
-    connection_file: str, listeners: Listeners, *, backend: str, log_level: str, ip: str | None
+    connection_file: str,
+    listeners: Listeners,
+    *,
+    backend: str,
+    log_level: str,
+    ip: str | None,
+    options: _StartOptions,
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
@@ -79,6 +123,7 @@ def _run_kernel(
         stream=sys.__stderr__,
         format="[async-kernel %(levelname)s] %(message)s",
     )
+    config = load_kernel_config(options.settings, options.profile)
     path = Path(connection_file)
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
@@ -86,7 +131,13 @@ def _run_kernel(
     def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
         return ZmqTransport(info, on_frames, listeners=listeners)
 
-    kernel = Kernel(info, backend=backend_spec.name, transport=transport)
+    kernel = Kernel(
+        info,
+        backend=backend_spec.name,
+        transport=transport,
+        config=config,
+        echo=not options.quiet,
+    )
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
@@ -96,7 +147,9 @@ def _run_kernel(
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         anyio.run(
-            kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options
+            kernel.run,
+            backend=backend_spec.anyio_backend,
+            backend_options={**backend_spec.options, **options.backend_options},
         )
     except BaseException:
         # By now sys.stderr publishes on iopub, which dies with the kernel: the traceback must

@@ -285,6 +285,10 @@ class KernelShell(InteractiveShell):
         self.sink.publish("error", content)
         if cell is not None:
             cell.error = content
+        elif sys.__stderr__ is not None:
+            # No cell to show it (start-up code, a config's exec_lines): the kernel's log does.
+            sys.__stderr__.write("\n".join(stb) + "\n")
+            sys.__stderr__.flush()
 
     def showtraceback(
         self,
