@@ -10,11 +10,12 @@ import pytest
 
 from async_kernel._version import __version__
 from async_kernel.cli._main import main
-from async_kernel.messaging._listeners import Listeners
 from tests.kernel.test_cli import stub_kernel_start
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from async_kernel.messaging._listeners import Listeners
 
 
 @pytest.fixture

@@ -129,8 +129,7 @@ def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         const=True,
         metavar="BOOL",
-        help="false: also write cell output to the kernel's own stdout and stderr "
-        "(default: true)",
+        help="false: also write cell output to the kernel's own stdout and stderr (default: true)",
     )
     group.add_argument(
         "--uvloop",
@@ -176,9 +175,7 @@ def _add_install_options(parser: argparse.ArgumentParser) -> None:
         help="environment variable for the kernel process (repeatable)",
     )
     location = parser.add_mutually_exclusive_group()
-    location.add_argument(
-        "-u", "--user", action="store_true", help="install for the current user"
-    )
+    location.add_argument("-u", "--user", action="store_true", help="install for the current user")
     location.add_argument(
         "--sys-prefix", action="store_true", help="install into this Python environment"
     )
@@ -210,9 +207,7 @@ def _command_parser() -> argparse.ArgumentParser:
         help="remove a kernel spec",
         description="Remove the async-kernel spec Jupyter would use for NAME. Never prompts.",
     )
-    uninstall.add_argument(
-        "-n", "--name", default="async", help="spec name (default: %(default)s)"
-    )
+    uninstall.add_argument("-n", "--name", default="async", help="spec name (default: %(default)s)")
     uninstall.add_argument(
         "-y", "--yes", action="store_true", help="accepted for scripts; there is never a prompt"
     )
@@ -265,9 +260,7 @@ def _short_form_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "-l", "--list", action="store_true", help="list installed async-kernel specs"
     )
-    action.add_argument(
-        "-V", "--version", action="store_true", help="print the version and exit"
-    )
+    action.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     action.add_argument(
         "--help-all",
         action="store_true",

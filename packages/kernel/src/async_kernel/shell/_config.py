@@ -111,7 +111,7 @@ def _read_config_file(folder: Path, name: str) -> Config:
         return PyFileConfigLoader(name, path=str(folder), log=log).load_config()
     except ConfigFileNotFound:
         return Config()
-    except Exception:  # noqa: BLE001 - any error in the user's file: log it, start anyway
+    except Exception:  # any error in the user's file: log it, start anyway
         log.exception("error in the config file %s; its settings are ignored", folder / name)
         return Config()
 
@@ -170,7 +170,7 @@ def _check_value(trait: TraitType[Any, Any], value: object) -> str | None:
     try:
         if isinstance(value, DeferredConfigString | DeferredConfigList):
             value = value.get_value(trait)
-        trait.validate(None, value)  # pyright: ignore[reportArgumentType]
+        trait.validate(None, value)  # pyright: ignore[reportAttributeAccessIssue] - every trait has it
     except (TraitError, ValueError) as error:
         return str(error)
     except Exception:  # noqa: BLE001 - a trait that needs its object to check: let it through

@@ -15,7 +15,7 @@ def settings_help() -> str:
     from IPython.core.formatters import PlainTextFormatter
     from IPython.core.history import HistoryManager
     from IPython.core.interactiveshell import InteractiveShell
-    from IPython.core.magics import ScriptMagics
+    from IPython.core.magics.script import ScriptMagics
     from IPython.core.shellapp import InteractiveShellApp
     from IPython.extensions.storemagic import StoreMagics
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import traceback
 from contextvars import ContextVar
@@ -287,7 +288,7 @@ class KernelShell(InteractiveShell):
             cell.error = content
         elif sys.__stderr__ is not None:
             # No cell to show it (start-up code, a config's exec_lines): the kernel's log does.
-            sys.__stderr__.write("\n".join(stb) + "\n")
+            sys.__stderr__.write(_ANSI_ESCAPE.sub("", "\n".join(stb)) + "\n")
             sys.__stderr__.flush()
 
     def showtraceback(
@@ -362,6 +363,9 @@ def _holds_group(value: BaseException | None) -> bool:
         value = value.__context__
     return False
 
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+"""Colour codes, left out of tracebacks written to the kernel's log."""
 
 _INTERRUPTED = "\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"
 

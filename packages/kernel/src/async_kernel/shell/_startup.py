@@ -44,7 +44,7 @@ class KernelStartup(InteractiveShellApp):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.log = log  # pyright: ignore[reportAttributeAccessIssue]
+        self.log = log
 
 
 def startup_config(config: Config) -> Config:
@@ -83,9 +83,10 @@ def _without_profile(startup: KernelStartup) -> Callable[[], None]:
     """``init_code`` for a missing profile: no startup folder to read, only the settings."""
 
     def init_code() -> None:
-        startup._run_exec_lines()  # pyright: ignore[reportPrivateUsage]
-        startup._run_exec_files()  # pyright: ignore[reportPrivateUsage]
-        if startup.hide_initial_ns:
-            startup.shell.user_ns_hidden.update(startup.shell.user_ns)
+        startup._run_exec_lines()
+        startup._run_exec_files()
+        shell = startup.shell
+        if startup.hide_initial_ns and shell is not None:
+            shell.user_ns_hidden.update(shell.user_ns)
 
     return init_code
