@@ -24,6 +24,7 @@ import functools
 import inspect
 import itertools
 import logging
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -124,6 +125,34 @@ class Dispatcher:
         self._seq = itertools.count(1)
         self.last_seq = 0
         self._queue_runners: dict[str, Callable[[Message, Subshell | None], Awaitable[None]]] = {}
+        self._claim_lock = threading.Lock()
+
+    def run_now(self, msg: Message) -> bool:
+        """Run a dispatched request's (synchronous) handler in the calling thread, if unstarted.
+
+        For ``do_one_iteration``: a cell blocking the main thread lets the comm messages
+        queued behind it through. The queue skips the request later. Returns whether it ran.
+        """
+        handler = self._handlers.get(msg.msg_type)
+        if handler is None or inspect.iscoroutinefunction(handler):
+            return False
+        ran = False
+
+        def run(msg: Message) -> None:
+            nonlocal ran
+            ran = True
+            handler(msg)
+
+        self._run_direct(run, msg, None)
+        return ran
+
+    def _claim(self, msg: Message) -> bool:
+        """Mark ``msg`` started; False if it already was (run by ``run_now``). Any thread."""
+        with self._claim_lock:
+            if msg.started:
+                return False
+            msg.started = True
+            return True
 
     def dispatch(self, msg: Message) -> None:
         """Route one verified request (IO thread)."""
@@ -206,8 +235,9 @@ class Dispatcher:
 
     # --- runners ----------------------------------------------------------------------------
 
-    def _begin(self, msg: Message, subshell: Subshell | None) -> tuple[Any, Any]:
-        msg.started = True
+    def _begin(self, msg: Message, subshell: Subshell | None) -> tuple[Any, Any] | None:
+        if not self._claim(msg):
+            return None
         tokens = current_request.set(msg), current_subshell.set(subshell)
         self._kernel.publish_status("busy", msg)
         return tokens
@@ -223,6 +253,8 @@ class Dispatcher:
         self, handler: Callable[[Message], object], msg: Message, subshell: Subshell | None
     ) -> None:
         tokens = self._begin(msg, subshell)
+        if tokens is None:
+            return
         try:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - a failing handler becomes an error reply
@@ -232,6 +264,8 @@ class Dispatcher:
 
     async def _run_async(self, handler: Handler, msg: Message, subshell: Subshell | None) -> None:
         tokens = self._begin(msg, subshell)
+        if tokens is None:
+            return
         try:
             result = handler(msg)
             if result is not None:
@@ -246,6 +280,8 @@ class Dispatcher:
     def reject(self, msg: Message, ename: str, evalue: str) -> None:
         """Answer a request that could not be decoded with an error reply (IO thread)."""
         tokens = self._begin(msg, None)
+        if tokens is None:
+            return
         try:
             self._kernel.reply_error(msg, ename, evalue)
         finally:

@@ -21,6 +21,7 @@ from async_caller import Caller, CallerStoppedError, threads_available
 
 from ._dispatcher import Dispatcher, Handler, reply_type
 from ._exceptions import InvalidMessageError
+from ._ipykernel_compat import IPyKernelCompat
 from ._version import __version__
 from .debugger._debugger import Debugger
 from .handlers._comms import CommHandler, CommManager, install_comm_hooks
@@ -54,11 +55,12 @@ __all__ = ["Kernel"]
 log = logging.getLogger("async_kernel")
 
 
-class Kernel:
+class Kernel(IPyKernelCompat):
     """A Jupyter kernel serving one connection file.
 
     Create it in the main thread, install its SIGINT handler, then run :meth:`run` in the
-    main thread's event loop (``_start.start_kernel`` does all three).
+    main thread's event loop (``_start.start_kernel`` does all three). Libraries that expect
+    ipykernel's kernel object find the names they use on it (see ``_ipykernel_compat``).
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class Kernel:
             "list_subshell_request": self.subshells.list_subshell_request,
         }
         self.dispatcher = Dispatcher(self, handlers)
+        super().__init__()
         self.shell: KernelShell
         self.main_caller: Caller
         self.control_caller: Caller
@@ -267,12 +270,14 @@ class Kernel:
         )
         self.transport.send(Channel.iopub, frames, urgent=urgent)
 
-    def get_parent(self) -> dict[str, Any]:
+    def get_parent(self, channel: str | None = None) -> dict[str, Any]:
         """The request the calling code runs for, as a message dict (empty if none).
 
         Libraries use it to tie output to a cell: ``ipywidgets.Output`` reads the parent's
-        ``header.msg_id`` to capture the output that follows.
+        ``header.msg_id`` to capture the output that follows. ``channel`` (ipykernel's
+        argument) is not needed: each request's code sees its own parent.
         """
+        del channel
         parent = current_request.get() or self._last_execute
         if parent is None:
             return {}
@@ -319,6 +324,7 @@ class Kernel:
         if channel is Channel.stdin:
             self.stdin.on_message(msg)
         else:
+            self.note_arrival(msg)  # before dispatch: a blocked cell's poll may run it
             self.dispatcher.dispatch(msg)
 
     # --- handlers for small requests --------------------------------------------------------
