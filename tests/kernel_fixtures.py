@@ -117,6 +117,16 @@ class KernelHarness:
                 self._unclaimed["iopub"][:0] = seen
                 return seen
 
+    def wait_for_output(self, msg_id: str, text: str) -> None:
+        """Wait until the request has written ``text`` to a stream (messages stay unclaimed)."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            msg = self._next("iopub", {msg_id})
+            seen.append(msg)
+            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+                self._unclaimed["iopub"][:0] = seen
+                return
+
     def iopub_for(self, msg_id: str) -> list[dict[str, Any]]:
         """Collect iopub messages whose parent is ``msg_id`` until its ``status: idle``."""
         messages: list[dict[str, Any]] = []

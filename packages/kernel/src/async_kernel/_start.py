@@ -179,6 +179,7 @@ def _shut_down_on_sigterm(kernel: Kernel) -> None:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         interrupts = kernel.interrupts
         interrupts.signal_watcher.acknowledge(signum)
+        kernel.shell.terminating = True  # an interrupted cell's error says why
         interrupts.defer_from_signal_handler(functools.partial(kernel.request_shutdown, False))
         interrupts.interrupt_from_signal_handler(frame)
 

@@ -103,10 +103,17 @@ class CellCompiler(CachingCompiler):
     Tracebacks still read ``Cell In[n]``: IPython maps the name back through its filename map.
     Cells over :data:`MAX_HASHED_CELL` keep IPython's own name, so the debugger cannot stop in
     them; hashing a huge cell on every run would cost seconds.
+
+    When ``IPYKERNEL_CELL_NAME`` is set (nbclient and nbval set it for tracebacks that do not
+    change between runs), every cell gets that name, as in ipykernel; the debugger then cannot
+    tell cells apart.
     """
 
     def get_code_name(self, raw_code: str, transformed_code: str, number: int) -> str:
         """The cell's file name: the same path ``dumpCell`` writes for this code."""
+        fixed_name = os.environ.get("IPYKERNEL_CELL_NAME")
+        if fixed_name:
+            return fixed_name
         if len(raw_code) > MAX_HASHED_CELL:
             return super().get_code_name(raw_code, transformed_code, number)
         return cell_files.path_for(raw_code)

@@ -18,6 +18,7 @@ import sys
 import traceback
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.displayhook import DisplayHook
@@ -35,8 +36,6 @@ from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
 
@@ -279,8 +278,7 @@ class KernelShell(InteractiveShell):
         """Publish the error on iopub and remember it for the execute reply."""
         cell = current_cell.get()
         if cell is not None and cell.interrupted and _is_interrupt(etype, cell):
-            stb = [*_where_interrupted(evalue.__traceback__), _INTERRUPTED]
-            etype, evalue = KeyboardInterrupt, KeyboardInterrupt()
+            etype, evalue, stb = self._interrupted_traceback(evalue.__traceback__)
         content = {"ename": etype.__name__, "evalue": str(evalue), "traceback": stb}
         self.sink.flush_streams()
         self.sink.publish("error", content)
@@ -290,6 +288,27 @@ class KernelShell(InteractiveShell):
             # No cell to show it (start-up code, a config's exec_lines): the kernel's log does.
             sys.__stderr__.write(_ANSI_ESCAPE.sub("", "\n".join(stb)) + "\n")
             sys.__stderr__.flush()
+
+    def _interrupted_traceback(
+        self, tb: TracebackType | None
+    ) -> tuple[type[BaseException], BaseException, list[str]]:
+        """An interrupted cell's error as IPython formats a KeyboardInterrupt (as ipykernel's).
+
+        Only the cell's own frames are shown: the kernel's, IPython's and the event loop's
+        between them are left out. A kernel that is shutting down (SIGTERM) says so.
+        """
+        error = KeyboardInterrupt(*(["the kernel is terminating"] if self.terminating else []))
+        try:
+            cell_tb = _without_kernel_frames(tb)
+            stb = self.InteractiveTB.structured_traceback(
+                KeyboardInterrupt, error, cell_tb, tb_offset=0
+            )
+        except Exception:  # noqa: BLE001 - never lose the error to its formatting
+            stb = [f"KeyboardInterrupt: {error}"]
+        return KeyboardInterrupt, error, list(stb)
+
+    terminating: bool = False
+    """Set when the kernel is shutting down: interrupted cells say so in their error."""
 
     def showtraceback(
         self,
@@ -367,8 +386,6 @@ def _holds_group(value: BaseException | None) -> bool:
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 """Colour codes, left out of tracebacks written to the kernel's log."""
 
-_INTERRUPTED = "\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"
-
 
 def load_python_lexer() -> None:
     """Import pygments' Python lexer now (main thread, before the kernel serves).
@@ -392,17 +409,24 @@ def _package_dirs(*names: str) -> tuple[str, ...]:
 
 
 _KERNEL_CODE = _package_dirs(
-    "IPython", "asyncio", "anyio", "trio", "outcome", "async_caller", __package__ or "async_kernel"
+    "IPython", "asyncio", "anyio", "trio", "outcome", "async_caller", "async_kernel"
 )
 """Where the frames between the kernel and the cell's code live: left out of tracebacks."""
 
 
-def _where_interrupted(tb: TracebackType | None) -> list[str]:
-    """The cell's own frames at the interrupt, plainly formatted (milliseconds, not 100s)."""
-    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_KERNEL_CODE)]
-    if not frames:
-        return []
-    return ["Traceback (most recent call last):", *traceback.format_list(frames)]
+def _without_kernel_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback ``tb`` with only the cell's own frames, linked anew."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_KERNEL_CODE):
+            kept.append(tb)
+        tb = tb.tb_next
+    linked: TracebackType | None = None
+    for entry in reversed(kept):
+        # tb_lineno is None for an entry made at a line still being traced (a pure-Python loop)
+        line = entry.tb_lineno if entry.tb_lineno is not None else entry.tb_frame.f_lineno
+        linked = TracebackType(linked, entry.tb_frame, entry.tb_lasti, line)
+    return linked
 
 
 def _is_interrupt(etype: type[BaseException], cell: CellState) -> bool:
