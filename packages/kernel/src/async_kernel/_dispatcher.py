@@ -85,6 +85,7 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "create_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "delete_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "list_subshell_request": _modes(RunMode.direct, (Channel.control,)),
+    "usage_request": _modes(RunMode.thread, (Channel.control,)),
 }
 """The run mode of each request type on each channel; other pairs are unknown requests."""
 

@@ -29,6 +29,7 @@ from .handlers._execute import ExecuteHandler
 from .handlers._introspection import IntrospectionHandler
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
+from .handlers._usage import UsageHandler
 from .messaging._codec import MessageCodec
 from .messaging._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
 from .runtime._interrupts import InterruptController
@@ -122,6 +123,7 @@ class Kernel(IPyKernelCompat):
             "create_subshell_request": self.subshells.create_subshell_request,
             "delete_subshell_request": self.subshells.delete_subshell_request,
             "list_subshell_request": self.subshells.list_subshell_request,
+            "usage_request": UsageHandler(self).usage_request,
         }
         self.dispatcher = Dispatcher(self, handlers)
         super().__init__()
