@@ -42,6 +42,7 @@ from .shell._library_compat import install_library_compat
 from .shell._shell import KernelShell, load_python_lexer
 from .shell._startup import run_startup
 from .shell._stdin import StdinBridge
+from .shell._system import PackageMagics, TopLevelCommands
 from .shell._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
@@ -175,6 +176,8 @@ class Kernel(IPyKernelCompat):
         install_comm_hooks(self)
         install_library_compat()
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
+        self.shell.register_magics(PackageMagics)
+        self.shell.ast_transformers.append(TopLevelCommands())
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(

@@ -34,8 +34,11 @@ from async_caller import threads_available
 from ._cell_files import CellCompiler
 from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
+from ._system import RESTART_NOTE, changes_packages, package_command, run_command
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
 
@@ -169,8 +172,27 @@ class KernelShell(InteractiveShell):
     sink: OutputSink = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
     kernel = AnyTrait(None, help="The kernel this shell belongs to (libraries look for it).")
 
-    # `!cmd` streams its output through sys.stdout as the command runs.
+    # `!cmd` streams its output through sys.stdout as the command runs (blocking; a cell's
+    # top-level `!cmd` awaits `system_async` instead, see `_system`).
     system = InteractiveShell.system_piped
+
+    def system_async(self, cmd: str) -> Awaitable[None]:
+        """``!cmd`` at a cell's top level: run it while the cell's event loop goes on.
+
+        Sets ``_exit_code`` in the user namespace, as ``!cmd`` does.
+        """
+        return self._run_command(self.var_expand(cmd, depth=1))
+
+    def package_command_async(self, tool: str, line: str) -> Awaitable[None]:
+        """``%pip`` or ``%uv`` at a cell's top level, run as :meth:`system_async` runs ``!cmd``."""
+        command = package_command(tool, self.var_expand(line, depth=1))
+        note = RESTART_NOTE if changes_packages(line) else ""
+        return self._run_command(command, note)
+
+    async def _run_command(self, command: str, note: str = "") -> None:
+        self.user_ns["_exit_code"] = await run_command(command)
+        if note:
+            sys.stdout.write(note)
 
     _main_execution_count: int = 1
     _main_history: HistoryManager | None = None
