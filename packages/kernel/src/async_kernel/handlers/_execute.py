@@ -107,6 +107,10 @@ class ExecuteHandler:
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
                 await kernel.transport.read_waiting(Channel.shell)
                 errors.close(msg, started, kernel.last_seq)
+        if state.interrupted and shell.terminating:
+            # SIGTERM: the kernel's exit answers the cell, as with ipykernel (clients such as
+            # nbclient then report a dead kernel); its error above says why.
+            return
         kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False

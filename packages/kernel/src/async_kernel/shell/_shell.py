@@ -329,6 +329,21 @@ class KernelShell(InteractiveShell):
             stb = [f"KeyboardInterrupt: {error}"]
         return KeyboardInterrupt, error, list(stb)
 
+    # --- ipykernel's shell: what libraries call on get_ipython() -------------------------------
+
+    def get_parent(self) -> dict[str, Any]:
+        """The request the calling code runs for, as a message dict (ipykernel's shell has it)."""
+        return self.kernel.get_parent() if self.kernel is not None else {}
+
+    def set_parent(self, parent: object) -> None:
+        """Accepted and ignored: output follows each request through context variables."""
+        del parent
+
+    @property
+    def parent_header(self) -> dict[str, Any]:
+        """The current request (``session.send(..., parent=shell.parent_header)`` takes it)."""
+        return self.get_parent()
+
     terminating: bool = False
     """Set when the kernel is shutting down: interrupted cells say so in their error."""
 
