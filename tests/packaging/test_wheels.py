@@ -39,10 +39,10 @@ NOTEBOOK = {
 }
 
 
-def run(command: list[str], **options: object) -> str:
+def run(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run ``command``; fail the test with its output when it fails."""
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, check=False, **options
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=cwd, env=env
     )
     if result.returncode != 0:
         pytest.fail(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
