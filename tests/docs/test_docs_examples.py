@@ -84,7 +84,23 @@ EXPECTED: dict[str, Expect] = {
             "Removed kernel spec 'big'",
         )
     ),
+    "cli/settings.sh": Expect(
+        (
+            "0.24.0",
+            '"--profile=work"',
+            '"--quiet=false"',
+            '"--InteractiveShell.ast_node_interactivity=all"',
+            "--InteractiveShellApp.exec_lines=<list-item-1>...",
+        )
+    ),
     # Driving the kernel from a client
+    "client/ipython_config.py": Expect(
+        (
+            "result: ['startup/00-first.py', 'exec_lines']",
+            "result: 3.141592653589793",
+            "result: ':memory:'",
+        )
+    ),
     "client/busy_kernel.py": Expect(
         (
             "kernel_info while the cell runs: ok",
