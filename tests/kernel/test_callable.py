@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from async_kernel import InvalidMessageError
-from async_kernel._callable import frames_to_message, message_to_frames
+from async_kernel.messaging._callable_transport import frames_to_message, message_to_frames
 from async_kernel.messaging._codec import MessageCodec
 from async_kernel.messaging._message import Channel
 

@@ -18,12 +18,13 @@ from jupyter_client.kernelspec import KernelSpecManager
 from async_kernel.cli import _kernelspec
 from async_kernel.cli._main import main
 from async_kernel.messaging._listeners import Listeners
+from async_kernel.runtime import _backends
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 TRIO_MESSAGE = "no kernel backend named 'trio'; install it with: pip install async-kernel[trio]"
-TRIO_REGISTERED = "trio" in _kernelspec.available_backends()
+TRIO_REGISTERED = "trio" in _backends.backend_names()
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def fake_trio_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def without_trio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make only the built-in backend available in this process."""
-    monkeypatch.setattr(_kernelspec, "available_backends", lambda: ["asyncio"])
+    monkeypatch.setattr(_backends, "backend_names", lambda: ["asyncio"])
 
 
 @pytest.fixture
@@ -283,15 +284,30 @@ def free_ports() -> dict[str, int]:
 
 
 @pytest.mark.parametrize("form", [["start", "-f"], ["--connection-file"]])
-def test_start_log_level(
-    fake_start: list[tuple[str, str]], form: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """--log-level (any case) configures logging before the kernel starts."""
+def test_start_log_level(form: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """--log-level (any case) reaches the kernel's one logging set-up."""
+    levels: list[str] = []
+
+    def run_kernel(
+        connection_file: str, listeners: Listeners, *, log_level: str, **_: object
+    ) -> int:
+        del connection_file
+        listeners.close()
+        levels.append(log_level)
+        return 0
+
+    stub_kernel_start(monkeypatch, run_kernel)
+    main([*form, "conn.json", "--log-level", "debug"])
+    assert levels == ["DEBUG"]
+
+
+def test_logging_set_up_uses_the_level_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    from async_kernel.runtime._logging import configure_logging
+
     configured: list[object] = []
     monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: configured.append(kwargs["level"]))
-    main([*form, "conn.json", "--log-level", "debug"])
+    configure_logging("debug")
     assert configured == ["DEBUG"]
-    assert fake_start == [("conn.json", "asyncio")]
 
 
 @pytest.mark.parametrize(

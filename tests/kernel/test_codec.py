@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel._exceptions import InvalidMessageError
+from async_kernel import InvalidMessageError
 from async_kernel.messaging._codec import DELIMITER, MessageCodec
 from async_kernel.messaging._message import Channel, utc_now_iso
 

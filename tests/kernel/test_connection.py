@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel._exceptions import ConnectionFileError
+from async_kernel import ConnectionFileError
 from async_kernel.messaging._connection import ConnectionInfo
 
 if TYPE_CHECKING:

@@ -14,14 +14,11 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
 from async_kernel._exceptions import UnknownBackendError
-from async_kernel.cli import _kernelspec
 from async_kernel.cli._kernelspec import (
     ForeignKernelSpecError,
     InvalidKernelNameError,
     KernelSpecNotFoundError,
-    available_backends,
     build_kernel_spec,
-    check_backend,
     check_kernel_name,
     default_kernel_name,
     install_kernel_spec,
@@ -29,6 +26,8 @@ from async_kernel.cli._kernelspec import (
     list_kernel_specs,
     remove_kernel_spec,
 )
+from async_kernel.runtime import _backends
+from async_kernel.runtime._backends import backend_names, check_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SPEC = REPO_ROOT / "packages/kernel/data/share/jupyter/kernels/async/kernel.json"
@@ -47,13 +46,13 @@ def jupyter_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def with_trio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make a backend named trio available, whether or not async-kernel-trio is installed."""
-    monkeypatch.setattr(_kernelspec, "available_backends", lambda: ["asyncio", "trio"])
+    monkeypatch.setattr(_backends, "backend_names", lambda: ["asyncio", "trio"])
 
 
 @pytest.fixture
 def without_trio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make only the built-in backend available."""
-    monkeypatch.setattr(_kernelspec, "available_backends", lambda: ["asyncio"])
+    monkeypatch.setattr(_backends, "backend_names", lambda: ["asyncio"])
 
 
 def write_foreign_spec(kernels: Path, name: str) -> Path:
@@ -115,7 +114,7 @@ def test_default_kernel_name_depends_on_backend() -> None:
 
 def test_available_backends_lists_asyncio_first() -> None:
     """The built-in backend is always available, and listed first."""
-    assert available_backends()[0] == "asyncio"
+    assert backend_names()[0] == "asyncio"
 
 
 @pytest.mark.usefixtures("without_trio")

@@ -24,8 +24,8 @@ from typing import Any
 import anyio
 
 from async_caller import Caller, set_threads_available
+from async_kernel import InvalidMessageError
 from async_kernel._callable import CallableKernel
-from async_kernel._exceptions import InvalidMessageError
 from async_kernel.messaging._codec import MessageCodec
 from async_kernel.messaging._connection import ConnectionInfo
 from async_kernel.messaging._message import Channel

@@ -113,7 +113,7 @@ def test_store_history_false_keeps_the_count(kernel: KernelHarness) -> None:
 
 FAIL_AFTER_THE_NEXT_REQUEST = (
     "import time\n"
-    "from async_kernel.shell._context import current_request\n"
+    "from async_kernel.runtime._context import current_request\n"
     "dispatcher, own = get_ipython().kernel.dispatcher, current_request.get().seq\n"
     "deadline = time.monotonic() + 30\n"
     "while dispatcher.last_seq <= own and time.monotonic() < deadline:\n"

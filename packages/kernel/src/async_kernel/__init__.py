@@ -21,25 +21,25 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._callable import CallableKernel as CallableKernel
-    from ._exceptions import ConnectionFileError as ConnectionFileError
     from ._exceptions import GuiError as GuiError
     from ._exceptions import GuiUnavailableError as GuiUnavailableError
-    from ._exceptions import InvalidMessageError as InvalidMessageError
     from ._exceptions import KernelError as KernelError
     from ._exceptions import UnknownBackendError as UnknownBackendError
     from ._exceptions import UnknownGuiError as UnknownGuiError
     from ._start import start_kernel as start_kernel
+    from .messaging._errors import ConnectionFileError as ConnectionFileError
+    from .messaging._errors import InvalidMessageError as InvalidMessageError
     from .runtime._backends import BackendSpec as BackendSpec
     from .shell._gui import GuiIntegration as GuiIntegration
 
 _LAZY = {
     "BackendSpec": ".runtime._backends",
     "CallableKernel": "._callable",
-    "ConnectionFileError": "._exceptions",
+    "ConnectionFileError": ".messaging._errors",
     "GuiError": "._exceptions",
     "GuiIntegration": ".shell._gui",
     "GuiUnavailableError": "._exceptions",
-    "InvalidMessageError": "._exceptions",
+    "InvalidMessageError": ".messaging._errors",
     "KernelError": "._exceptions",
     "UnknownBackendError": "._exceptions",
     "UnknownGuiError": "._exceptions",

@@ -28,24 +28,25 @@ import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sniffio
 
 from async_caller import Caller, CallerStoppedError
 
 from .handlers._subshells import UnknownSubshellError
-from .messaging._message import Channel
-from .shell._context import current_request, current_subshell
+from .messaging._message import Channel, reply_type
+from .runtime._context import current_request
+from .shell._subshell import current_subshell
 
 if TYPE_CHECKING:
     from async_caller import Pending
 
-    from ._kernel import Kernel
-    from .handlers._subshells import Subshell
     from .messaging._message import Message
+    from .runtime._outbox import Outbox
+    from .shell._subshell import Subshell
 
-__all__ = ["DEFAULT_RUN_MODES", "Dispatcher", "RunMode"]
+__all__ = ["DEFAULT_RUN_MODES", "Dispatcher", "Routes", "RunMode"]
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +111,37 @@ def cell_run_mode(msg: Message) -> RunMode | None:
     return None
 
 
-def reply_type(msg_type: str) -> str | None:
-    """The reply type for a request type, or None if it is not a request."""
-    if msg_type.endswith("_request"):
-        return msg_type[: -len("_request")] + "_reply"
-    return None
+class Routes(Protocol):
+    """Where requests can go: the shells' and control's Callers, subshells, comms' homes."""
+
+    @property
+    def main_caller(self) -> Caller:
+        """The main shell's Caller (main thread)."""
+        ...
+
+    @property
+    def control_caller(self) -> Caller:
+        """The control channel's Caller (its own thread)."""
+        ...
+
+    def subshell(self, subshell_id: str) -> Subshell | None:
+        """The subshell with this id, or None."""
+        ...
+
+    def comm_home(self, comm_id: object) -> Subshell | None:
+        """The subshell that runs comm ``comm_id``'s callbacks; None for the main shell."""
+        ...
 
 
 class Dispatcher:
     """Hands each incoming request to its handler in the thread its run mode says."""
 
-    def __init__(self, kernel: Kernel, handlers: dict[str, Handler]) -> None:
-        self._kernel = kernel
+    def __init__(
+        self, outbox: Outbox, routes: Routes, handlers: dict[str, Handler], backend: str
+    ) -> None:
+        self._outbox = outbox
+        self._routes = routes
+        self._backend = backend
         self._handlers = handlers
         self._seq = itertools.count(1)
         self.last_seq = 0
@@ -164,19 +184,19 @@ class Dispatcher:
         if handler is None or mode is None:
             self._run_direct(self._unknown_request, msg, None)
             return
-        kernel = self._kernel
+        routes = self._routes
         subshell = None
         if msg.subshell_id is not None:
-            subshell = kernel.subshells.get(msg.subshell_id)
+            subshell = routes.subshell(msg.subshell_id)
             if subshell is None:
                 self._run_direct(self._unknown_subshell, msg, None)
                 return
         if msg.channel is Channel.control:
-            subshell, caller = None, kernel.control_caller
+            subshell, caller = None, routes.control_caller
         else:
             if msg_type in _ROUTED_BY_COMM:
-                subshell = kernel.comm_manager.home_of(msg.content.get("comm_id"))
-            caller = kernel.main_caller if subshell is None else subshell.caller
+                subshell = routes.comm_home(msg.content.get("comm_id"))
+            caller = routes.main_caller if subshell is None else subshell.caller
         if msg_type == "execute_request":
             mode = cell_run_mode(msg) or mode
         try:
@@ -209,7 +229,7 @@ class Dispatcher:
             # The worker's event loop takes its backend from the submitter, and this (IO)
             # thread runs none: name the kernel's, so `# thread` cells run on trio there too.
             context = contextvars.copy_context()
-            context.run(sniffio.current_async_library_cvar.set, self._kernel.backend)
+            context.run(sniffio.current_async_library_cvar.set, self._backend)
             context.run(Caller.to_thread, self._run_async, handler, msg, subshell)
         else:
             Caller.to_thread(self._run_direct, handler, msg, subshell)
@@ -240,13 +260,13 @@ class Dispatcher:
         if not self._claim(msg):
             return None
         tokens = current_request.set(msg), current_subshell.set(subshell)
-        self._kernel.publish_status("busy", msg)
+        self._outbox.publish_status("busy", msg)
         return tokens
 
     def _end(self, msg: Message, tokens: tuple[Any, Any]) -> None:
-        kernel = self._kernel
-        kernel.flush_streams()
-        kernel.publish_status("idle", msg)
+        outbox = self._outbox
+        outbox.flush_streams()
+        outbox.publish_status("idle", msg)
         current_subshell.reset(tokens[1])
         current_request.reset(tokens[0])
 
@@ -284,22 +304,22 @@ class Dispatcher:
         if tokens is None:
             return
         try:
-            self._kernel.reply_error(msg, ename, evalue)
+            self._outbox.reply_error(msg, ename, evalue)
         finally:
             self._end(msg, tokens)
 
     def _handler_failed(self, msg: Message, exc: Exception) -> None:
         log.error("handler for %s failed", msg.msg_type, exc_info=exc)
-        self._kernel.reply_error(msg, type(exc).__name__, str(exc), traceback.format_exception(exc))
+        self._outbox.reply_error(msg, type(exc).__name__, str(exc), traceback.format_exception(exc))
 
     def _unknown_request(self, msg: Message) -> None:
         log.warning("unknown message type %r on %s", msg.msg_type, msg.channel)
         evalue = f"this kernel does not handle {msg.msg_type!r} on the {msg.channel} channel"
-        self._kernel.reply_error(msg, "UnknownMessageType", evalue)
+        self._outbox.reply_error(msg, "UnknownMessageType", evalue)
 
     def _unknown_subshell(self, msg: Message) -> None:
         log.warning("request for unknown subshell %r", msg.subshell_id)
-        self._kernel.reply_error(
+        self._outbox.reply_error(
             msg, "UnknownSubshellError", str(UnknownSubshellError(msg.subshell_id))
         )
 
@@ -307,4 +327,4 @@ class Dispatcher:
         """Answer a request whose subshell was deleted before it could run."""
         msg_type = reply_type(msg.msg_type)
         if msg_type is not None:
-            self._kernel.reply(msg, msg_type, {"status": "aborted"}, {"status": "aborted"})
+            self._outbox.reply(msg, msg_type, {"status": "aborted"}, {"status": "aborted"})

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .messaging._message import Message
+import async_caller
 
 
 class KernelError(Exception):
     """Base class of the errors async-kernel raises on purpose."""
 
 
-class InvalidMessageError(KernelError, ValueError):
-    """A message from the wire could not be decoded or failed its signature check.
+class UnknownBackendError(KernelError, async_caller.UnknownBackendError):
+    """No kernel backend is registered under the requested name.
 
-    The kernel logs it and drops or answers it; it never stops the kernel. ``request`` is
-    set when the signature and header were good but another part was not: the sender is known
-    and can be sent an error reply (its content is then empty).
+    A kind of async_caller's own ``UnknownBackendError`` (an event loop it cannot run), so
+    code that catches that one catches this too.
     """
-
-    def __init__(self, text: str, request: Message | None = None) -> None:
-        super().__init__(text)
-        self.request = request
-
-
-class ConnectionFileError(KernelError, ValueError):
-    """A connection file is missing, unreadable or lacks a required field."""
-
-
-class UnknownBackendError(KernelError, LookupError):
-    """No kernel backend is registered under the requested name."""
-
-
-class StdinNotAllowedError(KernelError, RuntimeError):
-    """The frontend did not allow input for this request (allow_stdin was false)."""
 
 
 class GuiError(KernelError, RuntimeError):

@@ -1,9 +1,12 @@
-"""The kernel: owns the transport, the shell and the handlers, and sends every message.
+"""The kernel: the composition root that builds every part and wires them together.
 
-Threads (see DESIGN.md section 3): the main thread runs the main shell's event loop and its
-Caller (signals live there); the control thread has a Caller of its own, and so does each
-subshell; the IO thread owns the sockets (``_zmq_transport``); worker threads run
-``thread``-mode handlers.
+Only this module knows every part. Handlers get the narrow collaborators they use (the
+:class:`Outbox` that sends, the shell, the interrupt controller), never the kernel; see
+``docs/architecture.md`` for the layers and the threads.
+
+Threads: the main thread runs the main shell's event loop and its Caller (signals live
+there); the control thread has a Caller of its own, and so does each subshell; the transport
+owns its IO thread (``messaging.zmq``); worker threads run ``thread``-mode handlers.
 """
 
 from __future__ import annotations
@@ -19,34 +22,36 @@ import anyio
 
 from async_caller import Caller, CallerStoppedError, threads_available
 
-from ._dispatcher import Dispatcher, Handler, reply_type
-from ._exceptions import InvalidMessageError
+from ._dispatcher import Dispatcher, Handler
 from ._ipykernel_compat import IPyKernelCompat
-from ._version import __version__
 from .debugger._debugger import Debugger
 from .handlers._comms import CommHandler, CommManager, install_comm_hooks
 from .handlers._execute import ExecuteHandler
 from .handlers._introspection import IntrospectionHandler
+from .handlers._lifecycle import LifecycleHandler, kernel_info
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .handlers._usage import UsageHandler
 from .messaging._codec import MessageCodec
-from .messaging._message import PROTOCOL_VERSION, Channel, Message, MessageFactory
+from .messaging._errors import InvalidMessageError
+from .messaging._message import Channel, Message, MessageFactory
+from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
+from .runtime._outbox import Outbox
 from .runtime._task_interrupts import TaskInterruptController
-from .shell._context import current_request, install_thread_context_inheritance
 from .shell._gui import GuiManager
 from .shell._history import end_history
 from .shell._iostream import OutStream
-from .shell._library_compat import install_library_compat
+from .shell._library_compat import install_library_compat, uninstall_library_compat
 from .shell._shell import KernelShell, load_python_lexer
 from .shell._startup import run_startup
 from .shell._stdin import StdinBridge
+from .shell._subshell import Subshell, current_subshell
 from .shell._system import PackageMagics, TopLevelCommands
 from .shell._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .messaging._connection import ConnectionInfo
     from .messaging._transport import Transport, TransportFactory
@@ -65,6 +70,9 @@ class Kernel(IPyKernelCompat):
     ipykernel's kernel object find the names they use on it (see ``_ipykernel_compat``).
     """
 
+    shell_class: type[KernelShell] = KernelShell
+    """The IPython shell class cells run in; a subclass may set its own."""
+
     def __init__(
         self,
         info: ConnectionInfo,
@@ -75,7 +83,7 @@ class Kernel(IPyKernelCompat):
         config: KernelConfig | None = None,
         echo: bool = False,
     ) -> None:
-        """Build the kernel.
+        """Build the kernel and its parts (main thread, before the event loop runs).
 
         ``transport`` defaults to ZeroMQ sockets bound as ``info`` says; ``interrupts`` to
         signals and threads where threads exist, else to cancelling awaiting cells.
@@ -99,23 +107,50 @@ class Kernel(IPyKernelCompat):
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
-        self.stdin = StdinBridge(self)
-        self._execute = ExecuteHandler(self)
-        self._introspection = IntrospectionHandler(self)
-        self.comm_manager = CommManager(self)
-        self.subshells = Subshells(self)
-        self.gui = GuiManager(self)
-        comms = CommHandler(self)
-        self.debugger = Debugger(self)
-        handlers: dict[str, Handler] = {
-            "kernel_info_request": self.kernel_info_request,
-            "interrupt_request": self.interrupt_request,
-            "shutdown_request": self.shutdown_request,
-            "execute_request": self._execute.execute_request,
-            "complete_request": self._introspection.complete_request,
-            "inspect_request": self._introspection.inspect_request,
-            "is_complete_request": self._introspection.is_complete_request,
-            "history_request": self._introspection.history_request,
+        self.outbox = Outbox(self.codec, self.factory, self.transport)
+        self.main_caller: Caller
+        self.control_caller: Caller
+        self._shutdown_requested: anyio.Event | None = None
+        self._restore: list[Callable[[], object]] = []
+
+        KernelShell.clear_instance()  # a kernel that ran before in this process (tests)
+        settings: dict[str, Any] = {}
+        if config is not None:
+            settings["config"] = config.config
+            if config.profile_dir is not None:
+                settings["profile_dir"] = config.profile_dir
+        self.shell = self.shell_class.instance(sink=self.outbox, kernel=self, **settings)
+        if not _configures(config, "colors"):
+            self.shell.colors = "linux"
+        outbox, shell = self.outbox, self.shell
+        self.stdin = StdinBridge(outbox, interrupts)
+        self.comm_manager = CommManager(outbox, shell.events)
+        self.subshells = Subshells(outbox, shell, interrupts, backend)
+        self.gui = GuiManager(shell, self)
+        shell.gui_manager = self.gui
+        self.debugger = Debugger(outbox, shell, lambda: self.control_caller)
+        self.kernel_info = kernel_info(backend, debugger=self.debugger.available)
+        self.dispatcher = Dispatcher(outbox, self, self._handlers(), backend)
+        super().__init__()
+
+    def _handlers(self) -> dict[str, Handler]:
+        """The handler of each message type. Override to replace one (a custom kernel)."""
+        outbox, shell = self.outbox, self.shell
+        execute = ExecuteHandler(outbox, shell, self.interrupts, self)
+        introspection = IntrospectionHandler(outbox, shell)
+        comms = CommHandler(self.comm_manager)
+        lifecycle = LifecycleHandler(
+            outbox, self.kernel_info, self.interrupt_all, self.request_shutdown
+        )
+        return {
+            "kernel_info_request": lifecycle.kernel_info_request,
+            "interrupt_request": lifecycle.interrupt_request,
+            "shutdown_request": lifecycle.shutdown_request,
+            "execute_request": execute.execute_request,
+            "complete_request": introspection.complete_request,
+            "inspect_request": introspection.inspect_request,
+            "is_complete_request": introspection.is_complete_request,
+            "history_request": introspection.history_request,
             "comm_open": comms.comm_open,
             "comm_msg": comms.comm_msg,
             "comm_close": comms.comm_close,
@@ -124,16 +159,8 @@ class Kernel(IPyKernelCompat):
             "create_subshell_request": self.subshells.create_subshell_request,
             "delete_subshell_request": self.subshells.delete_subshell_request,
             "list_subshell_request": self.subshells.list_subshell_request,
-            "usage_request": UsageHandler(self).usage_request,
+            "usage_request": UsageHandler(outbox).usage_request,
         }
-        self.dispatcher = Dispatcher(self, handlers)
-        super().__init__()
-        self.shell: KernelShell
-        self.main_caller: Caller
-        self.control_caller: Caller
-        self._streams: list[OutStream] = []
-        self._last_execute: Message | None = None
-        self._shutdown_requested: anyio.Event | None = None
 
     # --- lifecycle (main thread) ------------------------------------------------------------
 
@@ -143,7 +170,7 @@ class Kernel(IPyKernelCompat):
             self.main_caller = caller
             self._shutdown_requested = anyio.Event()
             self.control_caller = Caller.start_new(backend=self.backend, name="Control")
-            self._start_shell()
+            self._install()
             load_python_lexer()
             self.transport.start()
             threads = threads_available()  # none in Pyodide: no warm-up thread, no signals
@@ -163,58 +190,77 @@ class Kernel(IPyKernelCompat):
                 self.subshells.stop_all()
         self._stop()
 
-    def _start_shell(self) -> None:
-        install_thread_context_inheritance()
-        settings: dict[str, Any] = {}
-        if self.config is not None:
-            settings["config"] = self.config.config
-            if self.config.profile_dir is not None:
-                settings["profile_dir"] = self.config.profile_dir
-        self.shell = KernelShell.instance(sink=self, kernel=self, **settings)
-        if not _configures(self.config, "colors"):
-            self.shell.colors = "linux"
-        install_comm_hooks(self)
+    def _install(self) -> None:
+        """Take over what a kernel owns in its process while it serves; undone by ``_stop``."""
+        inherit_in_new_threads((current_request, current_subshell))
+        self._restore.append(restore_threads)
+        self._restore.append(install_comm_hooks(self.comm_manager))
         install_library_compat()
+        self._restore.append(uninstall_library_compat)
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         self.shell.register_magics(PackageMagics)
         self.shell.ast_transformers.append(TopLevelCommands())
+        replaced = sys.stdout, sys.stderr
+        self._restore.append(lambda: _restore_streams(*replaced))
         for name in ("stdout", "stderr"):
             original = getattr(sys, f"__{name}__")
             stream = OutStream(
                 name,
                 self._publish_stream,
                 self.transport.call_later,
-                lambda: self._last_execute,
+                lambda: self.outbox.last_execute,
                 fileno=original.fileno() if original is not None else None,
             )
-            self._streams.append(stream)
+            self.outbox.add_flusher(stream.flush)
             setattr(sys, name, stream)
         self.stdin.install()
+        self._restore.append(self.stdin.uninstall)
 
     def _stop(self) -> None:
         self.gui.stop()
-        self.flush_streams()
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        self.outbox.flush_streams()
+        while self._restore:
+            self._restore.pop()()
         self.transport.stop()
         history = self.shell.history_manager
         if history is not None:
             end_history(history)
+        KernelShell.clear_instance()
 
     def request_shutdown(self, interrupt: bool = True) -> None:
         """Stop serving: interrupt running cells (unless done already), then end :meth:`run`."""
         if interrupt:
-            self.debugger.resume_then(self.interrupts.interrupt)
+            self.interrupt_all()
         event = self._shutdown_requested
         if event is not None:
             with contextlib.suppress(CallerStoppedError):  # already shutting down
                 self.main_caller.call_soon(event.set)
+
+    def interrupt_all(self) -> None:
+        """Interrupt every running cell, once the debugger holds no thread (any thread)."""
+        self.debugger.resume_then(self.interrupts.interrupt)
+
+    # --- what the dispatcher and handlers ask of the kernel (any thread) ------------------------
+
+    def subshell(self, subshell_id: str) -> Subshell | None:
+        """The subshell with this id, or None."""
+        return self.subshells.get(subshell_id)
+
+    def comm_home(self, comm_id: object) -> Subshell | None:
+        """The subshell that runs comm ``comm_id``'s callbacks; None for the main shell."""
+        return self.comm_manager.home_of(comm_id)
+
+    async def received_so_far(self) -> int:
+        """The arrival number of the latest request, once what waits on shell was read."""
+        await self.transport.read_waiting(Channel.shell)
+        return self.dispatcher.last_seq
 
     @property
     def last_seq(self) -> int:
         """The arrival number of the latest request."""
         return self.dispatcher.last_seq
 
-    # --- sending (any thread) ---------------------------------------------------------------
+    # --- sending (any thread): the outbox's, for code that holds the kernel ---------------------
 
     def reply(
         self,
@@ -224,26 +270,7 @@ class Kernel(IPyKernelCompat):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Send a reply to ``request`` on the channel it came from."""
-        header = self.factory.header(msg_type, request.subshell_id)
-        frames = self.codec.serialize(
-            header, request.header_frame or request.header, content, metadata, idents=request.idents
-        )
-        self.transport.send(request.channel, frames)
-
-    def reply_error(
-        self, request: Message, ename: str, evalue: str, traceback: Sequence[str] = ()
-    ) -> None:
-        """Send ``request``'s reply type with status ``error`` (requests only)."""
-        msg_type = reply_type(request.msg_type)
-        if msg_type is None:
-            return
-        content = {
-            "status": "error",
-            "ename": ename,
-            "evalue": evalue,
-            "traceback": list(traceback),
-        }
-        self.reply(request, msg_type, content, {"status": "error"})
+        self.outbox.reply(request, msg_type, content, metadata)
 
     def publish(
         self,
@@ -255,25 +282,12 @@ class Kernel(IPyKernelCompat):
         *,
         urgent: bool = False,
     ) -> None:
-        """Send a message on iopub, by default as a child of the current request.
+        """Send a message on iopub, by default as a child of the current request."""
+        self.outbox.publish(msg_type, content, parent, metadata, buffers, urgent=urgent)
 
-        ``buffers`` are sent as extra binary frames after the content (comm messages use them);
-        ``urgent`` sends it at once, not at the end of the transport's quiet window.
-        """
-        if parent is None:
-            parent = current_request.get() or self._last_execute
-        subshell_id = parent.subshell_id if parent is not None else None
-        header = self.factory.header(msg_type, subshell_id)
-        topic = f"kernel.{msg_type}".encode()
-        frames = self.codec.serialize(
-            header,
-            (parent.header_frame or parent.header) if parent else None,
-            content,
-            metadata,
-            buffers=buffers,
-            idents=(topic,),
-        )
-        self.transport.send(Channel.iopub, frames, urgent=urgent)
+    def flush_streams(self) -> None:
+        """Publish buffered stdout and stderr (any thread)."""
+        self.outbox.flush_streams()
 
     def get_parent(self, channel: str | None = None) -> dict[str, Any]:
         """The request the calling code runs for, as a message dict (empty if none).
@@ -283,7 +297,7 @@ class Kernel(IPyKernelCompat):
         argument) is not needed: each request's code sees its own parent.
         """
         del channel
-        parent = current_request.get() or self._last_execute
+        parent = self.outbox.parent_of_current_code()
         if parent is None:
             return {}
         return {
@@ -295,20 +309,8 @@ class Kernel(IPyKernelCompat):
             "msg_type": parent.msg_type,
         }
 
-    def publish_status(self, state: str, parent: Message) -> None:
-        """Send ``status`` (busy or idle) for ``parent``."""
-        if state == "busy" and parent.msg_type == "execute_request":
-            self._last_execute = parent
-        # Idle ends a request: it takes the reply and the request's output out with it.
-        self.publish("status", {"execution_state": state}, parent, urgent=state == "idle")
-
-    def flush_streams(self) -> None:
-        """Publish buffered stdout and stderr (any thread)."""
-        for stream in self._streams:
-            stream.flush()
-
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
-        self.publish("stream", {"name": name, "text": text}, parent)
+        self.outbox.publish("stream", {"name": name, "text": text}, parent)
         if self.echo:  # --quiet=false: the kernel's own terminal shows the output too
             terminal = sys.__stdout__ if name == "stdout" else sys.__stderr__
             if terminal is not None:
@@ -316,7 +318,7 @@ class Kernel(IPyKernelCompat):
                     terminal.write(text)
                     terminal.flush()
 
-    # --- receiving (IO thread) --------------------------------------------------------------
+    # --- receiving (the transport's thread) ------------------------------------------------------
 
     def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
         try:
@@ -332,52 +334,9 @@ class Kernel(IPyKernelCompat):
             self.note_arrival(msg)  # before dispatch: a blocked cell's poll may run it
             self.dispatcher.dispatch(msg)
 
-    # --- handlers for small requests --------------------------------------------------------
 
-    def kernel_info_request(self, msg: Message) -> None:
-        """Reply with the kernel's identity, language and features (IO thread)."""
-        self.reply(msg, "kernel_info_reply", self.kernel_info)
-
-    @property
-    def kernel_info(self) -> dict[str, Any]:
-        """The content of kernel_info_reply."""
-        version = ".".join(map(str, sys.version_info[:3]))
-        return {
-            "status": "ok",
-            "protocol_version": PROTOCOL_VERSION,
-            "implementation": "async_kernel",
-            "implementation_version": __version__,
-            "language_info": {
-                "name": "python",
-                "version": version,
-                "mimetype": "text/x-python",
-                "codemirror_mode": {"name": "ipython", "version": 3},
-                "pygments_lexer": "ipython3",
-                "nbconvert_exporter": "python",
-                "file_extension": ".py",
-            },
-            "banner": f"Python {sys.version}\nasync-kernel {__version__} ({self.backend})",
-            "help_links": [
-                {"text": "Python Reference", "url": "https://docs.python.org/3/"},
-                {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/"},
-            ],
-            "debugger": self.debugger.available,
-            "supported_features": [
-                "kernel subshells",
-                *(["debugger"] if self.debugger.available else []),
-            ],
-        }
-
-    def interrupt_request(self, msg: Message) -> None:
-        """Interrupt every running cell, blocking or awaiting (IO thread)."""
-        self.debugger.resume_then(self.interrupts.interrupt)
-        self.reply(msg, "interrupt_reply", {"status": "ok"})
-
-    def shutdown_request(self, msg: Message) -> None:
-        """Reply, then shut down; the client restarts the process when ``restart`` is true."""
-        restart = bool(msg.content.get("restart", False))
-        self.reply(msg, "shutdown_reply", {"status": "ok", "restart": restart})
-        self.request_shutdown()
+def _restore_streams(stdout: Any, stderr: Any) -> None:
+    sys.stdout, sys.stderr = stdout, stderr
 
 
 def _configures(config: KernelConfig | None, trait: str) -> bool:

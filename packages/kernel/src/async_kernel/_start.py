@@ -18,6 +18,7 @@ from .messaging._listeners import Listeners, listen
 from .messaging.zmq import ZmqTransport
 from .runtime._backends import resolve_backend
 from .runtime._children import end_child_processes
+from .runtime._logging import configure_logging
 from .shell._config import load_kernel_config
 
 if TYPE_CHECKING:
@@ -118,11 +119,7 @@ def _run_kernel(
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.__stderr__,
-        format="[async-kernel %(levelname)s] %(message)s",
-    )
+    configure_logging(log_level)
     config = load_kernel_config(options.settings, options.profile)
     path = Path(connection_file)
     writes_file = not path.exists()
@@ -131,6 +128,10 @@ def _run_kernel(
     def transport(on_frames: Callable[[Channel, list[bytes]], None]) -> ZmqTransport:
         return ZmqTransport(info, on_frames, listeners=listeners)
 
+    # Threads inherit the signal mask: block SIGINT while the kernel's threads start (the
+    # shell's history thread among them) so it is delivered to the main thread, which
+    # unblocks it once running.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     kernel = Kernel(
         info,
         backend=backend_spec.name,
@@ -142,9 +143,6 @@ def _run_kernel(
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
-    # Threads inherit the signal mask: block SIGINT while the kernel's threads start so it is
-    # delivered to the main thread, which unblocks it once running.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         anyio.run(
             kernel.run,

@@ -22,22 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import KernelError, UnknownBackendError
+from .._exceptions import KernelError
+from ..runtime._backends import BUILTIN_BACKEND, check_backend
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 DEFAULT_NAME = "async"
 """The name of the spec for the built-in asyncio backend, shipped with the package."""
-
-BUILTIN_BACKEND = "asyncio"
-"""The backend that needs no plugin."""
-
-BACKENDS_GROUP = "async_kernel.backends"
-"""The entry-point group through which packages add backends (such as async-kernel-trio)."""
-
-# Backends with a known extra, so the error can say exactly what to install.
-_BACKEND_EXTRAS = {"trio": "async-kernel[trio]"}
 
 # The characters jupyter_client accepts in a kernel name, except that we also refuse a leading
 # dot: "." and ".." are not directories to write into or delete, and ".name-*" is our staging.
@@ -76,35 +68,6 @@ class InstalledKernelSpec:
     path: Path
     backend: str
     display_name: str
-
-
-def available_backends() -> list[str]:
-    """Return the names of the backends that can be used, the built-in one first."""
-    from importlib.metadata import entry_points  # 40 ms: keep it off the asyncio start path
-
-    registered = {entry_point.name for entry_point in entry_points(group=BACKENDS_GROUP)}
-    registered.discard(BUILTIN_BACKEND)
-    return [BUILTIN_BACKEND, *sorted(registered)]
-
-
-def check_backend(backend: str) -> None:
-    """Check that a backend is available.
-
-    Raises:
-        UnknownBackendError: No package registers a backend under that name; the message says
-            which package to install when we know it.
-    """
-    if backend == BUILTIN_BACKEND or backend in available_backends():
-        return
-    extra = _BACKEND_EXTRAS.get(backend)
-    if extra is not None:
-        hint = f"install it with: pip install {extra}"
-    else:
-        hint = (
-            f"available backends: {', '.join(available_backends())}; a backend is added by a "
-            f"package that registers it in the {BACKENDS_GROUP!r} entry-point group"
-        )
-    raise UnknownBackendError(f"no kernel backend named {backend!r}; {hint}")
 
 
 def check_kernel_name(name: str) -> str:

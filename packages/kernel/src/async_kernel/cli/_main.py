@@ -410,7 +410,9 @@ def _list(prefix: str | None, folder: str | None = None) -> int | None:
     if not specs:
         _write("No async-kernel specs found.")
         return None
-    available = set(_kernelspec.available_backends())
+    from ..runtime._backends import backend_names
+
+    available = set(backend_names())
     rows = [
         (
             spec.name,
@@ -433,7 +435,7 @@ def _start(args: argparse.Namespace, connection_file: str) -> int | None:
 
     listeners = listen(connection_file)
     from .._exceptions import UnknownBackendError
-    from ._kernelspec import check_backend
+    from ..runtime._backends import check_backend
 
     backend: str = args.backend
     try:
@@ -443,17 +445,13 @@ def _start(args: argparse.Namespace, connection_file: str) -> int | None:
         listeners.close()
         code = error.code if isinstance(error, _UsageError) else 2
         raise _UsageError(str(error), code) from error
-    if args.log_level is not None:
-        import logging
-
-        logging.basicConfig(
-            level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
     # Imported by name, and only now: the kernel is the one heavy import of this command line.
     run_kernel = importlib.import_module("async_kernel._start").run_kernel
     options: dict[str, object] = {}
     if args.ip is not None:  # only passed when given: the connection file's address wins
         options["ip"] = args.ip
+    if args.log_level is not None:
+        options["log_level"] = args.log_level
     settings = [*args.settings]
     for option, section in (("gui", "gui"), ("matplotlib", "matplotlib")):
         value = getattr(args, option)

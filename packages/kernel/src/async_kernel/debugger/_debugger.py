@@ -55,8 +55,9 @@ if TYPE_CHECKING:
 
     import aiologic
 
-    from .._kernel import Kernel
     from ..messaging._message import Message
+    from ..shell._shell import KernelShell
+    from ._protocols import Sender
 
 __all__ = ["Debugger"]
 
@@ -103,8 +104,13 @@ _RESUMING = frozenset({"continue", "next", "stepIn", "stepOut", "goto"})
 class Debugger:
     """Answers ``debug_request`` messages; one per kernel."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(
+        self, sender: Sender, shell: KernelShell, control_caller: Callable[[], Caller]
+    ) -> None:
+        """``control_caller`` returns the control channel's Caller once the kernel serves."""
+        self._sender = sender
+        self._shell = shell
+        self._control_caller = control_caller
         # debugpy runs threads of its own: none without threads (Pyodide has no debugpy either).
         self.available = threads_available() and importlib.util.find_spec("debugpy") is not None
         """Whether debugpy can be imported (kernel_info advertises the debugger only then)."""
@@ -146,7 +152,7 @@ class Debugger:
             # debugInfo says "started" from 'initialize' on: a session that failed to attach
             # must not look started, or the frontend would never try again.
             self._end_session()
-        self._kernel.reply(msg, "debug_reply", response)
+        self._sender.reply(msg, "debug_reply", response)
 
     async def handle(self, request: DapMessage) -> DapMessage:
         """Carry out one DAP request; every failure becomes a ``success: false`` response."""
@@ -209,7 +215,7 @@ class Debugger:
 
     def _hide_kernel_threads(self) -> None:
         """Keep debugpy out of the control, IO and history threads: they must never stop."""
-        hidden = {threading.current_thread(), self._kernel.control_caller.thread}
+        hidden = {threading.current_thread(), self._control_caller().thread}
         hidden.update(t for t in threading.enumerate() if t.name.startswith(_KERNEL_THREADS))
         for thread in hidden:
             thread.pydev_do_not_trace = True  # pyright: ignore[reportAttributeAccessIssue]
@@ -244,7 +250,7 @@ class Debugger:
             self._stopped_threads.discard(thread_id)
         elif event in ("terminated", "exited"):
             self._stopped_threads.clear()
-        self._kernel.publish("debug_event", message, self._last_request)
+        self._sender.publish("debug_event", message, self._last_request)
 
     def _end_session(self) -> None:
         """Forget the frontend's session; the connection to pydevd stays for the next one."""
@@ -424,7 +430,7 @@ class Debugger:
         self, request: DapMessage, arguments: dict[str, Any]
     ) -> DapMessage:
         del arguments
-        shell = self._kernel.shell
+        shell = self._shell
         variables = namespace_variables(shell.user_ns, shell.user_ns_hidden)
         return success_response(request, {"variables": variables})
 
@@ -441,7 +447,7 @@ class Debugger:
             except (ValueError, SyntaxError) as exc:
                 raise DapError(f"cannot render {name!r}: {result}") from exc
         else:
-            namespace = self._kernel.shell.user_ns
+            namespace = self._shell.user_ns
             if name not in namespace:
                 raise DapError(f"no variable named {name!r}")
             bundle = json.loads(rich_bundle_json(namespace[name]))
@@ -469,7 +475,7 @@ class Debugger:
             action()
             return
         try:
-            self._kernel.control_caller.call_soon(self._resume_and_run, client, action)
+            self._control_caller().call_soon(self._resume_and_run, client, action)
         except CallerStoppedError:  # shutting down: nothing can resume them any more
             action()
 

@@ -49,12 +49,16 @@ import comm
 from comm.base_comm import BaseComm, BuffersType, CommTargetCallback, MaybeDict
 from comm.base_comm import CommManager as BaseCommManager
 
-from ..shell._context import current_subshell
+from ..shell._subshell import current_subshell
 
 if TYPE_CHECKING:
-    from .._kernel import Kernel
+    from collections.abc import Callable
+
+    from IPython.core.events import EventManager
+
     from ..messaging._message import Message
-    from ._subshells import Subshell
+    from ..shell._subshell import Subshell
+    from ._protocols import Sender
 
 __all__ = ["Comm", "CommHandler", "CommManager", "install_comm_hooks"]
 
@@ -70,9 +74,12 @@ class Comm(BaseComm):
     Create comms with ``comm.create_comm(...)`` so the code also runs under other kernels.
     """
 
-    def __init__(self, *args: Any, kernel: Kernel, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sender: Sender, events: EventManager, **kwargs: Any) -> None:
         # Set before BaseComm.__init__, which publishes comm_open for a primary comm.
-        self.kernel = kernel
+        self._sender = sender
+        self._events = events
+        self.kernel: object = sender
+        """Not None: ipywidgets only sends on a comm whose ``kernel`` is set."""
         self.home: Subshell | None = current_subshell.get()
         """The subshell whose event loop runs this comm's callbacks; None for the main shell."""
         self._publish_lock = threading.Lock()
@@ -93,7 +100,7 @@ class Comm(BaseComm):
         """
         content = {"data": data if data is not None else {}, "comm_id": self.comm_id, **keys}
         with self._publish_lock:
-            self.kernel.publish(msg_type, content, metadata=metadata, buffers=buffers or ())
+            self._sender.publish(msg_type, content, metadata=metadata, buffers=buffers or ())
 
     def handle_msg(self, msg: dict[str, Any]) -> None:
         """Call the ``on_msg`` callback between the shell's pre/post_execute events.
@@ -105,7 +112,7 @@ class Comm(BaseComm):
         callback = self._msg_callback
         if callback is None:
             return
-        events = self.kernel.shell.events
+        events = self._events
         events.trigger("pre_execute")
         callback(msg)
         events.trigger("post_execute")
@@ -114,12 +121,17 @@ class Comm(BaseComm):
 class CommManager(BaseCommManager):
     """The kernel's registry of open comms and comm targets; safe to use from any thread."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, sender: Sender, events: EventManager) -> None:
         super().__init__()
-        self.kernel = kernel
+        self.sender = sender
+        self.events = events
         self._lock = threading.RLock()
         self._closed: dict[str, tuple[BaseComm, int]] = {}
         """Recently closed comms and the arrival number of their close, newest last."""
+
+    def new_comm(self, *args: Any, **kwargs: Any) -> Comm:
+        """A comm that sends through this manager's kernel (``comm.create_comm`` calls this)."""
+        return Comm(*args, sender=self.sender, events=self.events, **kwargs)
 
     def register_target(self, target_name: str, f: CommTargetCallback | str) -> None:
         """Call ``f(comm, msg)`` when the frontend opens a comm with ``target_name``.
@@ -199,21 +211,28 @@ class CommManager(BaseCommManager):
         return None
 
 
-def install_comm_hooks(kernel: Kernel) -> None:
-    """Make ``comm.create_comm`` and ``comm.get_comm_manager`` use ``kernel``.
+def install_comm_hooks(manager: CommManager) -> Callable[[], None]:
+    """Make ``comm.create_comm`` and ``comm.get_comm_manager`` use ``manager``.
 
     The ``comm`` package exists to be patched this way: it documents both functions as
-    meant to be replaced by the running kernel.
+    meant to be replaced by the running kernel. Returns the function that puts the previous
+    ones back (the kernel stopped).
     """
+    previous = comm.create_comm, comm.get_comm_manager
 
     def create_comm(*args: Any, **kwargs: Any) -> Comm:
-        return Comm(*args, kernel=kernel, **kwargs)
+        return manager.new_comm(*args, **kwargs)
 
     def get_comm_manager() -> CommManager:
-        return kernel.comm_manager
+        return manager
 
     comm.create_comm = create_comm
     comm.get_comm_manager = get_comm_manager
+
+    def restore() -> None:
+        comm.create_comm, comm.get_comm_manager = previous
+
+    return restore
 
 
 def message_dict(msg: Message) -> dict[str, Any]:
@@ -232,12 +251,8 @@ def message_dict(msg: Message) -> dict[str, Any]:
 class CommHandler:
     """Handlers for comm_open, comm_msg, comm_close and comm_info_request."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
-
-    @property
-    def _manager(self) -> CommManager:
-        return self._kernel.comm_manager
+    def __init__(self, manager: CommManager) -> None:
+        self._manager = manager
 
     def comm_open(self, msg: Message) -> None:
         """Open a comm the frontend asked for and call its target (IO thread).
@@ -252,9 +267,9 @@ class CommHandler:
         callback = self._manager.get_target(target_name)
         if callback is None:
             log.error("comm_open for unknown target %r; closing comm %r", target_name, comm_id)
-            self._kernel.publish("comm_close", {"comm_id": comm_id, "data": {}})
+            self._manager.sender.publish("comm_close", {"comm_id": comm_id, "data": {}})
             return
-        new = Comm(comm_id=comm_id, primary=False, target_name=target_name, kernel=self._kernel)
+        new = self._manager.new_comm(comm_id=comm_id, primary=False, target_name=target_name)
         new.home = None  # the frontend opened it: the main shell runs it, as without subshells
         self._manager.register_comm(new)
         try:
@@ -301,4 +316,4 @@ class CommHandler:
             comm_id: {"target_name": name}
             for comm_id, name in self._manager.open_comms(target_name).items()
         }
-        self._kernel.reply(msg, "comm_info_reply", {"status": "ok", "comms": comms})
+        self._manager.sender.reply(msg, "comm_info_reply", {"status": "ok", "comms": comms})

@@ -15,14 +15,14 @@ import anyio
 
 from async_caller import Caller
 
-from ..messaging._message import Channel
+from ..runtime._cell_state import CellState, current_cell
 from ..runtime._error_fence import ErrorFence
-from ..shell._context import current_subshell
-from ..shell._shell import CellState, current_cell
+from ..shell._subshell import current_subshell
 
 if TYPE_CHECKING:
-    from .._kernel import Kernel
     from ..messaging._message import Message
+    from ..shell._shell import KernelShell
+    from ._protocols import CellInterrupts, RequestArrivals, Sender
 
 __all__ = ["ExecuteHandler"]
 
@@ -30,15 +30,24 @@ __all__ = ["ExecuteHandler"]
 class ExecuteHandler:
     """Runs cells for the main shell and every subshell."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(
+        self,
+        sender: Sender,
+        shell: KernelShell,
+        interrupts: CellInterrupts,
+        arrivals: RequestArrivals,
+    ) -> None:
+        self._sender = sender
+        self._shell = shell
+        self._interrupts = interrupts
+        self._arrivals = arrivals
         self.errors = ErrorFence()
         """What the main shell's last failed cell aborts (stop_on_error); subshells have their own."""
 
     async def execute_request(self, msg: Message) -> None:
         """Run the cell in ``msg`` and send ``execute_reply``."""
-        kernel = self._kernel
-        shell = kernel.shell
+        sender = self._sender
+        shell = self._shell
         content = msg.content
         code = content.get("code", "")
         if not isinstance(code, str):
@@ -49,7 +58,7 @@ class ExecuteHandler:
         errors = self.errors if subshell is None else subshell.errors
         if errors.aborts(msg) or (subshell is not None and subshell.deleted):
             # No execution_count: JupyterLab would show it as the prompt of a cell that never ran.
-            kernel.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
+            sender.reply(msg, "execute_reply", {"status": "aborted"}, {"status": "aborted"})
             return
         started = time.monotonic()
         count = shell.execution_count
@@ -61,14 +70,14 @@ class ExecuteHandler:
                 caller = Caller.get_current()
                 # Registered before execute_input goes out: a client that interrupts as soon
                 # as it sees the cell start must reach it.
-                with kernel.interrupts.running(
+                with self._interrupts.running(
                     state,
                     coroutine,
                     lambda: caller.call_direct(scope.cancel),
                     lambda: scope.cancel_called,
                 ):
                     if not silent:
-                        kernel.publish(
+                        sender.publish(
                             "execute_input", {"code": code, "execution_count": count}, msg
                         )
                     await coroutine
@@ -83,7 +92,7 @@ class ExecuteHandler:
         finally:
             coroutine.close()  # never started if the interrupt came first
             current_cell.reset(token)
-        kernel.flush_streams()
+        sender.flush_streams()
         payload = state.payload
         reply: dict[str, Any]
         if state.error is None:
@@ -105,20 +114,19 @@ class ExecuteHandler:
             if content.get("stop_on_error", True):
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
-                await kernel.transport.read_waiting(Channel.shell)
-                errors.close(msg, started, kernel.last_seq)
+                errors.close(msg, started, await self._arrivals.received_so_far())
         if state.interrupted and shell.terminating:
             # SIGTERM: the kernel's exit answers the cell, as with ipykernel (clients such as
             # nbclient then report a dead kernel); its error above says why.
             return
-        kernel.reply(msg, "execute_reply", reply, {"status": reply["status"]})
+        sender.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False
 
     async def _run_cell(
         self, code: str, *, store_history: bool, silent: bool, msg: Message
     ) -> None:
-        shell = self._kernel.shell
+        shell = self._shell
         try:
             transformed: str = shell.transform_cell(code)
             preprocessing_error = None

@@ -18,8 +18,9 @@ from IPython.utils.tokenutil import token_at_cursor
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._kernel import Kernel
     from ..messaging._message import Message
+    from ..shell._shell import KernelShell
+    from ._protocols import Sender
 
 __all__ = ["IntrospectionHandler"]
 
@@ -55,8 +56,9 @@ def _one_at_a_time(
 class IntrospectionHandler:
     """complete_request, inspect_request, is_complete_request and history_request."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(self, sender: Sender, shell: KernelShell) -> None:
+        self._sender = sender
+        self._shell = shell
         self._lock = threading.Lock()
 
     @_one_at_a_time
@@ -64,7 +66,7 @@ class IntrospectionHandler:
         """Reply with completions at the cursor (unicode code points, as the spec says)."""
         code = _code(msg.content)
         cursor_pos = _cursor(msg.content, code)
-        shell = self._kernel.shell
+        shell = self._shell
         with provisionalcompleter():
             completions = list(
                 rectify_completions(code, shell.Completer.completions(code, cursor_pos))
@@ -82,7 +84,7 @@ class IntrospectionHandler:
             }
             for c in completions
         ]
-        self._kernel.reply(
+        self._sender.reply(
             msg,
             "complete_reply",
             {
@@ -103,13 +105,13 @@ class IntrospectionHandler:
         if detail_level not in (0, 1):
             raise ValueError(f"detail_level must be 0 or 1, got {detail_level!r}")
         name = token_at_cursor(code, cursor_pos)
-        shell = self._kernel.shell
+        shell = self._shell
         try:
             bundle = shell.object_inspect_mime(name, detail_level=detail_level)
             found = True
         except KeyError:
             bundle, found = {}, False
-        self._kernel.reply(
+        self._sender.reply(
             msg, "inspect_reply", {"status": "ok", "found": found, "data": bundle, "metadata": {}}
         )
 
@@ -117,17 +119,17 @@ class IntrospectionHandler:
     def is_complete_request(self, msg: Message) -> None:
         """Reply whether the code is a complete statement, and the indent for the next line."""
         code = _code(msg.content)
-        status, indent_spaces = self._kernel.shell.input_transformer_manager.check_complete(code)
+        status, indent_spaces = self._shell.input_transformer_manager.check_complete(code)
         content: dict[str, Any] = {"status": status}
         if status == "incomplete":
             content["indent"] = " " * (indent_spaces or 0)
-        self._kernel.reply(msg, "is_complete_reply", content)
+        self._sender.reply(msg, "is_complete_reply", content)
 
     @_one_at_a_time
     def history_request(self, msg: Message) -> None:
         """Reply with history entries: ``tail``, ``range`` or ``search``."""
         content = msg.content
-        manager = self._kernel.shell.history_manager
+        manager = self._shell.history_manager
         assert manager is not None
         manager.writeout_cache()
         raw = bool(content.get("raw", True))
@@ -164,4 +166,4 @@ class IntrospectionHandler:
             [session or current, line, list(entry) if isinstance(entry, tuple) else entry]
             for session, line, entry in entries
         ]
-        self._kernel.reply(msg, "history_reply", {"status": "ok", "history": history})
+        self._sender.reply(msg, "history_reply", {"status": "ok", "history": history})

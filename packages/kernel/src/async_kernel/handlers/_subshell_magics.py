@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from ..shell._context import current_subshell
+from ..shell._subshell import current_subshell
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell

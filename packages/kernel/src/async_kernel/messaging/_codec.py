@@ -17,8 +17,8 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import InvalidMessageError
 from . import _json
+from ._errors import InvalidMessageError
 from ._message import Channel, Message
 from ._replay import ReplayHistory
 

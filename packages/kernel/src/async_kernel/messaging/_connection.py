@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import ConnectionFileError
+from ._errors import ConnectionFileError
 
 __all__ = ["ConnectionInfo"]
 

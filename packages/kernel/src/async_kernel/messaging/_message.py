@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Channel", "Message", "MessageFactory", "utc_now_iso"]
+__all__ = ["Channel", "Message", "MessageFactory", "reply_type", "utc_now_iso"]
 
 PROTOCOL_VERSION = "5.5"
 """The version of the Jupyter messaging protocol this kernel implements fully."""
@@ -109,3 +109,10 @@ class MessageFactory:
         if subshell_id is not None:
             header["subshell_id"] = subshell_id
         return header
+
+
+def reply_type(msg_type: str) -> str | None:
+    """The reply type for a request type, or None if it is not a request."""
+    if msg_type.endswith("_request"):
+        return msg_type[: -len("_request")] + "_reply"
+    return None

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import CoroutineType, FrameType
 
-    from ..shell._shell import CellState
+    from ._cell_state import CellState
 
 __all__ = ["INTERRUPT_SIGNAL", "InterruptController", "RunningCell"]
 

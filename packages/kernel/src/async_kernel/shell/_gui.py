@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from .._exceptions import GuiError, UnknownGuiError
 
 if TYPE_CHECKING:
-    from .._kernel import Kernel
+    from async_caller import Caller
 
-__all__ = ["DEFAULT_GUI", "GuiIntegration", "GuiManager", "available_guis"]
+    from ._shell import KernelShell
+
+__all__ = ["DEFAULT_GUI", "GuiHost", "GuiIntegration", "GuiManager", "available_guis"]
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +33,21 @@ DEFAULT_GUI = "inline"
 """Enabled when the kernel starts, and what ``%gui`` without a name switches back to."""
 
 
+class GuiHost(Protocol):
+    """What a GUI integration gets from the kernel: where the main thread's loop runs."""
+
+    @property
+    def main_caller(self) -> Caller:
+        """The Caller of the main thread's event loop, where toolkits live."""
+        ...
+
+
 @runtime_checkable
 class GuiIntegration(Protocol):
     """What an ``async_kernel.gui`` entry point loads: one way to show plots or windows.
 
     ``enable`` and ``disable`` run in the main thread. An integration that needs a toolkit's
-    event loop starts it (for example as a task in ``kernel.main_caller``) in ``enable`` and
+    event loop starts it (for example as a task in ``host.main_caller``) in ``enable`` and
     stops it in ``disable``.
     """
 
@@ -47,11 +58,11 @@ class GuiIntegration(Protocol):
         """Raise :class:`GuiUnavailableError` naming what to install if it cannot work here."""
         ...
 
-    def enable(self, kernel: Kernel) -> None:
+    def enable(self, kernel: GuiHost) -> None:
         """Start showing output this way (main thread, after :meth:`check` passed)."""
         ...
 
-    def disable(self, kernel: Kernel) -> None:
+    def disable(self, kernel: GuiHost) -> None:
         """Stop, for example because another integration takes over (main thread)."""
         ...
 
@@ -64,8 +75,9 @@ def available_guis() -> list[str]:
 class GuiManager:
     """Knows which GUI integration is active in one kernel and switches between them."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(self, shell: KernelShell, host: GuiHost) -> None:
+        self._shell = shell
+        self._host = host
         self._loaded: dict[str, GuiIntegration] = {}
         self._active: GuiIntegration | None = None
         self.active_name: str | None = None
@@ -78,7 +90,7 @@ class GuiManager:
         Also replaces IPython's ``%gui``, which only logs its errors to the kernel's stderr
         where the user never sees them.
         """
-        self._kernel.shell.magics_manager.register_function(self._gui_magic, "line", "gui")
+        self._shell.magics_manager.register_function(self._gui_magic, "line", "gui")
         if DEFAULT_GUI not in available_guis():
             return
         try:
@@ -91,7 +103,7 @@ class GuiManager:
         active, self._active, self.active_name = self._active, None, None
         if active is not None:
             try:
-                active.disable(self._kernel)
+                active.disable(self._host)
             except Exception:
                 log.exception("the GUI integration could not be disabled at shutdown")
 
@@ -129,10 +141,10 @@ class GuiManager:
             msg = f"GUI integrations run in the main thread; switch to {name!r} from the main shell"
             raise GuiError(msg)
         integration.check()
-        integration.enable(self._kernel)
+        integration.enable(self._host)
         previous, self._active, self.active_name = self._active, integration, name
         if previous is not None:
-            previous.disable(self._kernel)
+            previous.disable(self._host)
 
     def _gui_magic(self, line: str) -> None:
         """Switch the GUI event loop: ``%gui tk``, ``%gui qt``; ``%gui`` alone goes back to inline.
@@ -141,7 +153,7 @@ class GuiManager:
         async-kernel[gui]`` installs inline, ipympl, tk and qt). Create windows after this;
         do not start the toolkit's own loop (``mainloop()``, ``exec()``): the kernel runs it.
         """
-        self._kernel.shell.enable_gui(line.strip() or None)
+        self._shell.enable_gui(line.strip() or None)
 
     def _resolve(self, gui: str) -> tuple[str, GuiIntegration]:
         wanted = gui.strip().lower()

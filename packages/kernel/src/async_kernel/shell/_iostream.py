@@ -16,7 +16,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from ._context import current_request
+from ..runtime._context import current_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable

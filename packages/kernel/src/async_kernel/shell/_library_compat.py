@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["install_library_compat"]
+__all__ = ["install_library_compat", "uninstall_library_compat"]
 
 _IMPORT_FIRST = {"tqdm.autonotebook": "ipykernel.zmqshell"}
 """Module -> a module imported just before it, when installed."""
@@ -52,3 +52,8 @@ def install_library_compat() -> None:
     """Install the import hook (once, at kernel start)."""
     if not any(isinstance(finder, _ImportFirst) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ImportFirst(_IMPORT_FIRST))
+
+
+def uninstall_library_compat() -> None:
+    """Remove the import hook (kernel stopped)."""
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _ImportFirst)]

@@ -16,8 +16,6 @@ import os
 import re
 import sys
 import traceback
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,9 +29,11 @@ from traitlets import Type
 
 from async_caller import threads_available
 
+from ..runtime._cell_state import CellState, current_cell
+from ..runtime._context import current_request
 from ._cell_files import CellCompiler
-from ._context import current_request, current_subshell
 from ._history import KernelHistoryManager
+from ._subshell import current_subshell
 from ._system import RESTART_NOTE, changes_packages, package_command, run_command
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from IPython.core.history import HistoryManager
 
     from ..messaging._message import Message
+    from ._gui import GuiManager
 
-__all__ = ["CellState", "KernelShell", "current_cell"]
+__all__ = ["KernelShell"]
 
 
 class OutputSink(Protocol):
@@ -63,22 +64,6 @@ class OutputSink(Protocol):
     def flush_streams(self) -> None:
         """Publish buffered stdout and stderr."""
         ...
-
-
-@dataclass(slots=True)
-class CellState:
-    """What the kernel tracks while one cell runs: its error and whether it was interrupted."""
-
-    request: Message
-    execution_count: int
-    error: dict[str, Any] | None = None
-    interrupted: bool = False
-    cancelled_exc_class: type[BaseException] | None = None
-    payload: list[dict[str, Any]] = field(default_factory=list)
-
-
-current_cell: ContextVar[CellState | None] = ContextVar("async_kernel_cell", default=None)
-"""The cell the current code runs in, if any."""
 
 
 class KernelDisplayHook(DisplayHook):
@@ -171,6 +156,8 @@ class KernelShell(InteractiveShell):
     compiler_class = Type(CellCompiler)  # cells are named after their code's hash (debugger)
     sink: OutputSink = AnyTrait(None, help="Where iopub messages go (the kernel).")  # pyright: ignore[reportAssignmentType]
     kernel = AnyTrait(None, help="The kernel this shell belongs to (libraries look for it).")
+    gui_manager: GuiManager | None = None
+    """Switches GUI integrations for ``%gui`` and ``%matplotlib`` (set by the kernel)."""
 
     # `!cmd` streams its output through sys.stdout as the command runs (blocking; a cell's
     # top-level `!cmd` awaits `system_async` instead, see `_system`).
@@ -282,11 +269,13 @@ class KernelShell(InteractiveShell):
 
     def enable_gui(self, gui: str | None = None) -> None:
         """Switch GUI integration (``%gui``, ``%matplotlib``); they come from entry points."""
-        self.kernel.gui.enable(gui)
+        if self.gui_manager is not None:
+            self.gui_manager.enable(gui)
 
     def enable_matplotlib(self, gui: str | None = None) -> tuple[str | None, str]:
         """Check the integration for ``gui`` is installed before matplotlib switches to it."""
-        self.kernel.gui.check(gui)
+        if self.gui_manager is not None:
+            self.gui_manager.check(gui)
         return super().enable_matplotlib(gui)
 
     def init_hooks(self) -> None:

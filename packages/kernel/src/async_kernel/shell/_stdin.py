@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError
 
-from ..messaging._message import Channel
-from ._context import current_request
+from ..runtime._context import current_request
 
 if TYPE_CHECKING:
-    from .._kernel import Kernel
     from ..messaging._message import Message
+    from ..runtime._interrupts import InterruptController
+    from ..runtime._outbox import Outbox
 
 __all__ = ["StdinBridge"]
 
@@ -38,16 +38,23 @@ class _Waiter:
 class StdinBridge:
     """Asks the frontend for input on behalf of cells."""
 
-    def __init__(self, kernel: Kernel) -> None:
-        self._kernel = kernel
+    def __init__(self, outbox: Outbox, interrupts: InterruptController) -> None:
+        self._outbox = outbox
         self._waiting: dict[str, _Waiter] = {}
         self._kernel_pid = os.getpid()
-        kernel.interrupts.add_waker(self._wake_worker_threads)
+        interrupts.add_waker(self._wake_worker_threads)
 
     def install(self) -> None:
-        """Replace ``input`` and ``getpass.getpass`` for the whole process."""
+        """Replace ``input`` and ``getpass.getpass`` while the kernel serves (main thread)."""
+        self._replaced = (builtins.input, getpass.getpass)
         builtins.input = self.input
         getpass.getpass = self.getpass
+
+    def uninstall(self) -> None:
+        """Put back what :meth:`install` replaced, so kernels in one process do not leak."""
+        replaced = getattr(self, "_replaced", None)
+        if replaced is not None and builtins.input == self.input:
+            builtins.input, getpass.getpass = replaced
 
     def input(self, prompt: object = "") -> str:
         """Read a line from the frontend, like :func:`input` (blocks the calling thread)."""
@@ -68,19 +75,13 @@ class StdinBridge:
         if os.getpid() != self._kernel_pid:
             msg = "input() is not available in a process forked from the kernel"
             raise StdinNotImplementedError(msg)
-        kernel = self._kernel
-        kernel.flush_streams()
-        header = kernel.factory.header("input_request", request.subshell_id)
+        outbox = self._outbox
+        outbox.flush_streams()
+        header = outbox.input_header(request)
         waiter = _Waiter()
         self._waiting[header["msg_id"]] = waiter
         try:
-            frames = kernel.codec.serialize(
-                header,
-                request.header,
-                {"prompt": prompt, "password": password},
-                idents=request.idents,
-            )
-            kernel.transport.send(Channel.stdin, frames, urgent=True)
+            outbox.request_input(request, header, prompt, password=password)
             waiter.event.wait()
             if waiter.interrupted:
                 # Normally the interrupt's own KeyboardInterrupt fires first, on waking.
