@@ -116,8 +116,8 @@ def test_old_spec_forms_start(args: list[str], started: list[dict[str, Any]]) ->
 def test_settings_reach_the_kernel(started: list[dict[str, Any]]) -> None:
     """--Class.trait settings, --profile, --gui and --quiet=false are passed to the kernel."""
     main(
-        ["-f", "conn.json", "--HistoryManager.hist_file=:memory:"]
-        + ["--InteractiveShell.autocall", "1", "--profile=work", "--gui=tk", "--quiet=false"]
+        ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.autocall", "1", "-f"]
+        + ["conn.json", "--profile=work", "--gui=tk", "--quiet=false"]
     )
     assert started == [
         {

@@ -53,7 +53,7 @@ def split_arguments(words: Sequence[str]) -> SplitArguments:
         if not name.startswith("--") or word == "--":
             split.arguments.append(word)
             continue
-        takes_next = not equals and index < len(words) and not words[index].startswith("--")
+        takes_next = not equals and index < len(words) and _is_value(words[index])
         if name in _RENAMED:
             split.arguments.append(_RENAMED[name] + equals + value)
         elif name in _IGNORED or ("." in name and not name[2:3].isupper()):
@@ -70,3 +70,14 @@ def split_arguments(words: Sequence[str]) -> SplitArguments:
         else:
             split.arguments.append(word)
     return split
+
+
+def _is_value(word: str) -> bool:
+    """Whether ``word`` is the value of the option before it, not an option (``-1`` is one)."""
+    if not word.startswith("-"):
+        return True
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
