@@ -65,6 +65,10 @@ class Received:
         return self.parent_header.get("msg_id")
 
 
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode("ascii") if isinstance(value, str) else value
+
+
 class WireClient:
     """Shell, control and iopub sockets connected to one kernel."""
 
@@ -83,6 +87,11 @@ class WireClient:
                 f"{transport}://{ip}:{port}" if transport == "tcp" else f"{transport}://{ip}-{port}"
             )
 
+        public, secret = connection.get("curve_publickey"), connection.get("curve_secretkey")
+        if public and secret:  # a kernel with transport encryption: the client is a Curve peer
+            self._context.curve_publickey = _bytes(public)
+            self._context.curve_secretkey = _bytes(secret)
+            self._context.curve_serverkey = _bytes(public)
         self.sockets: dict[str, zmq.Socket[bytes]] = {}
         for name in ("shell", "control"):
             socket = self._context.socket(zmq.DEALER)

@@ -34,14 +34,23 @@ import os as _soak_os, threading as _soak_threading
 import zmq.utils.garbage as _soak_zmq_gc
 if not _soak_zmq_gc.gc.is_alive():  # started lazily by big sends; start it now so that its
     _soak_zmq_gc.gc.start()        # thread and sockets are in every probe, not a leak
+def _soak_fd_targets():
+    # What each descriptor is (a file's path, or "socket", "eventfd", "anon_inode"...). The
+    # listing's own descriptor is gone by the time it is read.
+    for _soak_fd in _soak_os.listdir("/proc/self/fd"):
+        try:
+            target = _soak_os.readlink(f"/proc/self/fd/{_soak_fd}")
+        except OSError:
+            continue
+        if not target.endswith("-journal"):
+            yield target.split(":[")[0] if target.startswith(("socket:", "pipe:")) else target
 _soak_probe = {
     "threads": sorted(t.name for t in _soak_threading.enumerate()
                       if not t.name.startswith("async-caller-worker")),
-    "fds": sum(
-        1 for _soak_fd in _soak_os.listdir("/proc/self/fd")
-        if not _soak_os.path.realpath(f"/proc/self/fd/{_soak_fd}").endswith("-journal")
-    ),
+    "fd_targets": sorted(_soak_fd_targets()),
+    "pool_workers": sum(t.name.startswith("async-caller-worker") for t in _soak_threading.enumerate()),
 }
+_soak_probe["fds"] = len(_soak_probe["fd_targets"])
 """
 """The kernel's threads and open files. Left out: idle pool workers, which linger by design,
 and SQLite's journal, open only while the history thread writes a batch. pyzmq's garbage
@@ -245,7 +254,15 @@ def soak(kernel: RunningKernel, scale: Scale) -> dict[str, Any]:
     if after["threads"] != before["threads"]:
         runner.problem(f"threads: {before['threads']} became {after['threads']}")
     if after["fds"] > before["fds"]:
-        runner.problem(f"file descriptors: {before['fds']} became {after['fds']}")
+        grown = sorted(set(after["fd_targets"]) - set(before["fd_targets"])) or [
+            name
+            for name in set(after["fd_targets"])
+            if after["fd_targets"].count(name) > before["fd_targets"].count(name)
+        ]
+        runner.problem(
+            f"file descriptors: {before['fds']} became {after['fds']} (more of: {grown}; idle "
+            f"pool workers: {before['pool_workers']} then {after['pool_workers']})"
+        )
     growth = None
     if rss_before and rss_after:
         growth = rss_after / rss_before - 1

@@ -93,6 +93,11 @@ EXPECTED: dict[str, Expect] = {
             "--InteractiveShellApp.exec_lines=<list-item-1>...",
         )
     ),
+    # Kernels on a cluster: run by tests/cluster/test_distributed_provisioner.py, on both
+    # backends and encryption policies, with the provisioner's spec (not here).
+    "cluster/distributed.py": Expect(
+        ("executed: ok", "interrupted: KeyboardInterrupt", "restarted: ok", "shut down")
+    ),
     # Driving the kernel from a client
     "client/ipython_config.py": Expect(
         (
@@ -118,6 +123,14 @@ EXPECTED: dict[str, Expect] = {
             "subshells: 1",
             "deleted: ok",
             "subshells after delete: 0",
+        )
+    ),
+    "client/own_loop_interrupt.py": Expect(
+        (
+            "kernel_info while asyncio.run runs: ok",
+            "asyncio.run cell: error KeyboardInterrupt",
+            "trio.run cell: error KeyboardInterrupt",
+            "the kernel goes on: 'again'",
         )
     ),
     "client/comm_echo.py": Expect(("echoed: {'n': 1}", "echoed: {'n': 2}", "closed: True")),
@@ -151,6 +164,19 @@ EXPECTED: dict[str, Expect] = {
     "cells/subshell_parallel.ipy": Expect(("main shell: released by the subshell",)),
     "cells/widgets.ipy": Expect(("observed a change to 5",)),
     "cells/magics.ipy": Expect(("hello from a shell command", "x = 42", "'x'")),
+    "cells/own_loops.ipy": Expect(
+        (
+            "fetched asyncio.run",
+            "'ASYNCIO.RUN'",
+            "run_until_complete gave A NEW LOOP",
+            "anyio slept on asyncio",
+            "anyio slept on trio",
+            "trio.run ran three tasks",
+            "in a subshell: SUBSHELL",
+            "in a thread cell: THREAD",
+            "the kernel's loop stays its own:",
+        )
+    ),
 }
 
 
@@ -195,6 +221,8 @@ def script_runs() -> list[tuple[str, list[str]]]:
     """Each script with its arguments: client scripts once per kernel spec (backend)."""
     runs: list[tuple[str, list[str]]] = []
     for name, expect in EXPECTED.items():
+        if name.startswith("cluster/"):
+            continue  # needs a provisioner's spec: tests/cluster runs it
         if name.startswith("client/"):
             runs += [(name, [SPEC_NAMES[backend]]) for backend in expect.backends]
         elif name.endswith((".py", ".sh")):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from async_kernel.shell._cell_files import (
+from async_kernel.shell._shell import (
     MAX_HASHED_CELL,
     CellCompiler,
     CellFiles,

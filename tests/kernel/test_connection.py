@@ -72,3 +72,36 @@ def test_key_is_hidden_from_repr_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConnectionFileError) as caught:
         ConnectionInfo.load(broken)
     assert key not in str(caught.value)
+
+
+CURVE = {
+    "curve_publickey": "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+    "curve_secretkey": "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
+}
+"""A Curve key pair in Z85, as jupyter_client writes it (libzmq's test vector)."""
+
+
+def test_curve_keys_are_read_written_and_kept_out_of_repr(tmp_path: Path) -> None:
+    info = ConnectionInfo.from_dict({**PORTS, **CURVE, "key": "k"})
+    assert info.encrypted
+    assert info.curve_publickey == CURVE["curve_publickey"].encode()
+    assert CURVE["curve_secretkey"] not in repr(info)
+    path = tmp_path / "kernel.json"
+    info.write(path)
+    assert ConnectionInfo.load(path) == info
+    assert not ConnectionInfo.from_dict({**PORTS, "curve_publickey": None}).encrypted
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"curve_publickey": CURVE["curve_publickey"]}, "only one of"),
+        ({"curve_secretkey": CURVE["curve_secretkey"]}, "only one of"),
+        ({**CURVE, "curve_secretkey": "short"}, "curve_secretkey must be a 40-character"),
+        ({**CURVE, "curve_publickey": 7}, "curve_publickey must be a 40-character"),
+        ({**CURVE, "curve_publickey": "\u00e9" * 40}, "curve_publickey must be a 40-character"),
+    ],
+)
+def test_bad_curve_keys_are_refused(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ConnectionFileError, match=message):
+        ConnectionInfo.from_dict({**PORTS, **fields})

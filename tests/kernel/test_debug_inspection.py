@@ -13,7 +13,7 @@ from async_kernel.debugger._debug_inspection import (
     rich_bundle_json,
     users_frames,
 )
-from async_kernel.shell._cell_files import cell_files
+from async_kernel.shell._shell import cell_files
 
 KERNEL_FILE = str(Path(async_kernel.__file__).parent / "_execute.py")
 

@@ -7,8 +7,7 @@ import threading
 import pytest
 
 from async_kernel.messaging._message import Channel, Message
-from async_kernel.runtime._cell_state import CellState
-from async_kernel.runtime._interrupts import InterruptController
+from async_kernel.runtime._interrupts import CellState, InterruptController
 
 
 def run_cell_until_interrupted(

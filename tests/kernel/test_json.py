@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from async_kernel.messaging import _json
+from async_kernel.messaging import _codec
 
 HEADER = {
     "msg_id": "0f3c1d6e2b7a4c58a9e1d2f3b4c5d6e7_4242_17",
@@ -20,13 +20,13 @@ HEADER = {
 
 def _held_bytes_per_message(value: object, count: int) -> tuple[float, int]:
     """Memory allocated in ``_json`` per encoded message still held, and the encoded length."""
-    only_json = [tracemalloc.Filter(inclusive=True, filename_pattern=_json.__file__)]
+    only_json = [tracemalloc.Filter(inclusive=True, filename_pattern=_codec.__file__)]
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot().filter_traces(only_json)
-        held = [_json.dumps(value) for _ in range(count)]
+        held = [_codec.dumps(value) for _ in range(count)]
         after = tracemalloc.take_snapshot().filter_traces(only_json)
     finally:
         if not was_tracing:
@@ -53,4 +53,4 @@ def test_encoded_messages_are_right_sized(value: object) -> None:
 def test_encoding_round_trips() -> None:
     """What is encoded decodes to the same value, whichever JSON library does the work."""
     value = {**HEADER, "nested": {"list": [1, 2.5, None, True], "text": "é ✓ 100% %s %b"}}
-    assert _json.loads(_json.dumps(value)) == value
+    assert _codec.loads(_codec.dumps(value)) == value

@@ -70,7 +70,7 @@ def test_build_default_spec() -> None:
         "display_name": "Python 3 (async)",
         "language": "python",
         "interrupt_mode": "message",
-        "metadata": {"debugger": True},
+        "metadata": {"debugger": True, "supported_encryption": ["curve"]},
     }
 
 
@@ -171,7 +171,7 @@ def test_install_is_found_by_kernel_spec_manager(jupyter_dirs: Path) -> None:
     assert spec.display_name == "Mine"
     assert spec.language == "python"
     assert spec.interrupt_mode == "message"
-    assert spec.metadata == {"debugger": True}
+    assert spec.metadata == {"debugger": True, "supported_encryption": ["curve"]}
     assert spec.env == {"KEY": "v=1"}
 
 

@@ -9,9 +9,8 @@ import tracemalloc
 
 import pytest
 
-from async_kernel.messaging import _replay
-from async_kernel.messaging._codec import REPLAY_HISTORY
-from async_kernel.messaging._replay import ReplayHistory
+from async_kernel.messaging import _codec
+from async_kernel.messaging._codec import REPLAY_HISTORY, ReplayHistory
 
 
 def signature(number: int) -> bytes:
@@ -45,7 +44,7 @@ def test_a_capacity_below_one_is_refused() -> None:
 
 def test_a_full_history_stays_small() -> None:
     """65,536 signatures take under 7 MiB; as hex strings in an ordered dict they took 11.6."""
-    only_replay = [tracemalloc.Filter(inclusive=True, filename_pattern=_replay.__file__)]
+    only_replay = [tracemalloc.Filter(inclusive=True, filename_pattern=_codec.__file__)]
     signatures = [signature(number) for number in range(2 * REPLAY_HISTORY)]
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from async_kernel.shell._cell_files import murmur2
+from async_kernel.shell._shell import murmur2
 from tests.kernel_fixtures import TIMEOUT, KernelHarness, outputs, stdout_of
 from tests.protocol.test_subshells import create_subshell, delete_subshell, send_execute
 

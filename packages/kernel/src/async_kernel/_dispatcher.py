@@ -35,6 +35,7 @@ import sniffio
 from async_caller import Caller, CallerStoppedError
 
 from .handlers._subshells import UnknownSubshellError
+from .messaging._errors import InvalidMessageError
 from .messaging._message import Channel, reply_type
 from .runtime._context import current_request
 from .shell._subshell import current_subshell
@@ -137,9 +138,17 @@ class Dispatcher:
     """Hands each incoming request to its handler in the thread its run mode says."""
 
     def __init__(
-        self, outbox: Outbox, routes: Routes, handlers: dict[str, Handler], backend: str
+        self,
+        outbox: Outbox,
+        routes: Routes,
+        handlers: dict[str, Handler],
+        backend: str,
+        on_input_reply: Callable[[Message], object],
     ) -> None:
+        """``on_input_reply`` takes what arrives on stdin (the transport's thread)."""
         self._outbox = outbox
+        self._codec = outbox.codec
+        self._on_input_reply = on_input_reply
         self._routes = routes
         self._backend = backend
         self._handlers = handlers
@@ -147,6 +156,8 @@ class Dispatcher:
         self.last_seq = 0
         self._queue_runners: dict[str, Callable[[Message, Subshell | None], Awaitable[None]]] = {}
         self._claim_lock = threading.Lock()
+        self.on_main_shell_comm: Callable[[Message], object] | None = None
+        """Told of each comm message for the main shell as it arrives (``do_one_iteration``)."""
 
     def run_now(self, msg: Message) -> bool:
         """Run a dispatched request's (synchronous) handler in the calling thread, if unstarted.
@@ -175,6 +186,24 @@ class Dispatcher:
             msg.started = True
             return True
 
+    def receive(self, channel: Channel, frames: list[bytes]) -> None:
+        """Verify and decode one message's frames, then route it (the transport's thread).
+
+        A message that fails verification is logged and dropped; one whose header was good
+        gets an error reply, so its sender is not left waiting.
+        """
+        try:
+            msg = self._codec.deserialize(channel, frames)
+        except InvalidMessageError as exc:
+            log.warning("rejected a message on %s: %s", channel, exc)
+            if exc.request is not None and channel is not Channel.stdin:
+                self.reject(exc.request, "InvalidMessage", str(exc))
+            return
+        if channel is Channel.stdin:
+            self._on_input_reply(msg)
+        else:
+            self.dispatch(msg)
+
     def dispatch(self, msg: Message) -> None:
         """Route one verified request (IO thread)."""
         msg.seq = self.last_seq = next(self._seq)
@@ -196,6 +225,8 @@ class Dispatcher:
         else:
             if msg_type in _ROUTED_BY_COMM:
                 subshell = routes.comm_home(msg.content.get("comm_id"))
+                if subshell is None and self.on_main_shell_comm is not None:
+                    self.on_main_shell_comm(msg)
             caller = routes.main_caller if subshell is None else subshell.caller
         if msg_type == "execute_request":
             mode = cell_run_mode(msg) or mode

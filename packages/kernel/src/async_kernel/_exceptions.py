@@ -35,3 +35,12 @@ class UnknownGuiError(GuiError, LookupError):
 
 class GuiUnavailableError(GuiError, ImportError):
     """A GUI integration needs a package that is not installed; the message names it."""
+
+
+class KernelLoopInUseError(KernelError, RuntimeError):
+    """A cell asked the kernel's own running event loop to run again inside itself.
+
+    ``asyncio.get_event_loop().run_until_complete(coro)`` in a cell names the loop that runs
+    the cell. The message says what to write instead: ``await coro``, or ``asyncio.run(coro)``
+    for a loop of its own.
+    """

@@ -234,11 +234,13 @@ class IPyKernelCompat:
     # --- do_one_iteration ---------------------------------------------------------------------
 
     def note_arrival(self, msg: Message) -> None:
-        """Keep a comm message for the main shell, which a poll may run (IO thread)."""
+        """Keep a comm message for the main shell, which a poll may run (IO thread).
+
+        The dispatcher calls it for those only: a subshell's comm runs in that subshell's
+        thread, never blocked by a cell of the main shell.
+        """
         if msg.channel is not Channel.shell or msg.msg_type not in _POLLED:
             return
-        if self.comm_manager.home_of(msg.content.get("comm_id")) is not None:
-            return  # a subshell's comm runs in that subshell's thread, never blocked by ours
         with self._waiting_lock:
             waiting = self._waiting
             while waiting and waiting[0].started:  # run by the shell's queue meanwhile

@@ -33,11 +33,11 @@ from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
 from .handlers._usage import UsageHandler
 from .messaging._codec import MessageCodec
-from .messaging._errors import InvalidMessageError
 from .messaging._message import Channel, Message, MessageFactory
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
 from .runtime._outbox import Outbox
+from .runtime._own_loops import backend_hider, install_own_loops
 from .runtime._task_interrupts import TaskInterruptController
 from .shell._gui import GuiManager
 from .shell._history import end_history
@@ -96,18 +96,11 @@ class Kernel(IPyKernelCompat):
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
-        self.transport: Transport
-        if transport is None:
-            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
-
-            self.transport = ZmqTransport(info, self._on_frames)
-        else:
-            self.transport = transport(self._on_frames)
         if interrupts is None:
             threads = threads_available()
             interrupts = InterruptController() if threads else TaskInterruptController()
         self.interrupts = interrupts
-        self.outbox = Outbox(self.codec, self.factory, self.transport)
+        self.outbox = Outbox(self.codec, self.factory)
         self.main_caller: Caller
         self.control_caller: Caller
         self._shutdown_requested: anyio.Event | None = None
@@ -130,8 +123,20 @@ class Kernel(IPyKernelCompat):
         shell.gui_manager = self.gui
         self.debugger = Debugger(outbox, shell, lambda: self.control_caller)
         self.kernel_info = kernel_info(backend, debugger=self.debugger.available)
-        self.dispatcher = Dispatcher(outbox, self, self._handlers(), backend)
+        self.dispatcher = Dispatcher(
+            outbox, self, self._handlers(), backend, on_input_reply=self.stdin.on_message
+        )
+        # The transport hands what it receives straight to the dispatcher (its thread).
+        self.transport: Transport
+        if transport is None:
+            from .messaging.zmq import ZmqTransport  # only here: pyzmq is absent in Pyodide
+
+            self.transport = ZmqTransport(info, self.dispatcher.receive)
+        else:
+            self.transport = transport(self.dispatcher.receive)
+        outbox.transport = self.transport
         super().__init__()
+        self.dispatcher.on_main_shell_comm = self.note_arrival  # before it queues: a poll may run it
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler of each message type. Override to replace one (a custom kernel)."""
@@ -197,6 +202,9 @@ class Kernel(IPyKernelCompat):
         self._restore.append(install_comm_hooks(self.comm_manager))
         install_library_compat()
         self._restore.append(uninstall_library_compat)
+        # Without threads (Pyodide) an inner loop's interrupt has no thread to watch it land.
+        own_loop_interrupts = self.interrupts if threads_available() else None
+        self._restore.append(install_own_loops(own_loop_interrupts, backend_hider(self.backend)))
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         self.shell.register_magics(PackageMagics)
         self.shell.ast_transformers.append(TopLevelCommands())
@@ -210,8 +218,8 @@ class Kernel(IPyKernelCompat):
                 self.transport.call_later,
                 lambda: self.outbox.last_execute,
                 fileno=original.fileno() if original is not None else None,
+                unflushed=self.outbox.unflushed,
             )
-            self.outbox.add_flusher(stream.flush)
             setattr(sys, name, stream)
         self.stdin.install()
         self._restore.append(self.stdin.uninstall)
@@ -317,22 +325,6 @@ class Kernel(IPyKernelCompat):
                 with contextlib.suppress(OSError, ValueError):
                     terminal.write(text)
                     terminal.flush()
-
-    # --- receiving (the transport's thread) ------------------------------------------------------
-
-    def _on_frames(self, channel: Channel, frames: list[bytes]) -> None:
-        try:
-            msg = self.codec.deserialize(channel, frames)
-        except InvalidMessageError as exc:
-            log.warning("rejected a message on %s: %s", channel, exc)
-            if exc.request is not None and channel is not Channel.stdin:
-                self.dispatcher.reject(exc.request, "InvalidMessage", str(exc))
-            return
-        if channel is Channel.stdin:
-            self.stdin.on_message(msg)
-        else:
-            self.note_arrival(msg)  # before dispatch: a blocked cell's poll may run it
-            self.dispatcher.dispatch(msg)
 
 
 def _restore_streams(stdout: Any, stderr: Any) -> None:

@@ -1,0 +1,1 @@
+"""The ``async-kernel`` command: kernel specs and starting the kernel."""

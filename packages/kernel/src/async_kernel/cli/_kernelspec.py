@@ -117,7 +117,10 @@ def build_kernel_spec(
     Returns:
         A JSON-serialisable dict. Interrupts are sent as `interrupt_request` messages on the
         control channel (`interrupt_mode: message`), so the kernel can stop whichever shell
-        is running a cell. `metadata.debugger` is what makes JupyterLab offer its debugger.
+        is running a cell. `metadata.debugger` is what makes JupyterLab offer its debugger;
+        `metadata.supported_encryption` lets jupyter_client 8.9+ ask for CurveZMQ transport
+        encryption (its `transport_encryption` "auto" or "required"; the default, "disabled",
+        does not).
     """
     argv = [executable or sys.executable, "-m", "async_kernel", "-f", "{connection_file}"]
     if backend != BUILTIN_BACKEND:
@@ -128,7 +131,7 @@ def build_kernel_spec(
         "display_name": display_name or f"Python 3 ({name})",
         "language": "python",
         "interrupt_mode": "message",
-        "metadata": {"debugger": True},
+        "metadata": {"debugger": True, "supported_encryption": ["curve"]},
     }
     if env:
         spec["env"] = dict(env)

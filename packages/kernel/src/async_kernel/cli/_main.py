@@ -60,6 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int | None:
     if not words:
         _short_form_parser().print_help()
         return None
+    if words[:1] == ["launch"]:  # the remote launcher has a command line of its own
+        from ._launcher import main as launch
+
+        return launch(words[1:]) or None
+    if words[:1] == ["install"] and any(
+        word.partition("=")[0] == "--provisioner" for word in words
+    ):
+        from ._provisioner_specs import main as install_provisioner_spec
+
+        return install_provisioner_spec(words[1:])
     split = split_arguments(words)
     for warning in split.warnings:
         _write(f"{_PROG}: warning: {warning}", sys.stderr)

@@ -1,0 +1,1 @@
+"""The Jupyter debugger protocol (``debug_request``) over debugpy."""

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..shell._cell_files import cell_files
+from ..shell._shell import cell_files
 
 __all__ = ["kernel_folders", "namespace_variables", "rich_bundle_json", "users_frames"]
 

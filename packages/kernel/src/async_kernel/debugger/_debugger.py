@@ -31,7 +31,7 @@ import anyio
 
 from async_caller import Caller, CallerStoppedError, threads_available
 
-from ..shell._cell_files import cell_files
+from ..shell._shell import cell_files
 from ._dap import (
     DapError,
     DapMessage,
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     import aiologic
 
     from ..messaging._message import Message
+    from ..runtime._outbox import Sender
     from ..shell._shell import KernelShell
-    from ._protocols import Sender
 
 __all__ = ["Debugger"]
 

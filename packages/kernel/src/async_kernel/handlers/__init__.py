@@ -1,0 +1,1 @@
+"""Request handlers, one module per family; each gets narrow collaborators, never the kernel."""

@@ -6,7 +6,7 @@ starts, so any comm a library opens is a :class:`Comm` that publishes on iopub, 
 registered through either name land in the one :class:`CommManager`
 (``get_ipython().kernel.comm_manager``).
 
-Which thread runs what (DESIGN.md section 3):
+Which thread runs what (docs/architecture.md):
 
 - ``comm_open`` and ``comm_info_request`` run ``direct``, in the IO thread: they are short,
   and running the target's callback before the next message is even decoded guarantees that

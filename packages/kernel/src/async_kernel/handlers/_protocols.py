@@ -1,7 +1,8 @@
 """What handlers get instead of the kernel: the narrow collaborators they use, as Protocols.
 
-The composition root (``_kernel``) passes the real objects: the :class:`~..runtime._outbox.
-Outbox` for :class:`Sender`, the ``InterruptController`` for :class:`CellInterrupts`. A
+The composition root (``_kernel``) passes the real objects: the runtime's ``Outbox`` for
+:class:`Sender` (defined next to it, and shared with the debugger and the shell), the
+``InterruptController`` for :class:`CellInterrupts`. A
 handler can then be built in a test with any object of the right shape, and reading its
 constructor says everything it can reach.
 """
@@ -10,53 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..runtime._outbox import Sender
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
     from types import CoroutineType
 
-    from ..messaging._message import Message
-    from ..runtime._cell_state import CellState
-    from ..runtime._interrupts import RunningCell
+    from ..runtime._interrupts import CellState, RunningCell
 
 __all__ = ["CellInterrupts", "RequestArrivals", "Sender"]
-
-
-class Sender(Protocol):
-    """Replies to requests and publishes on iopub (any thread)."""
-
-    def reply(
-        self,
-        request: Message,
-        msg_type: str,
-        content: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Send a reply to ``request`` on the channel it came from."""
-        ...
-
-    def reply_error(
-        self, request: Message, ename: str, evalue: str, traceback: Sequence[str] = ()
-    ) -> None:
-        """Send ``request``'s reply type with status ``error``."""
-        ...
-
-    def publish(
-        self,
-        msg_type: str,
-        content: dict[str, Any],
-        parent: Message | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: Sequence[bytes | memoryview] = (),
-        *,
-        urgent: bool = False,
-    ) -> None:
-        """Send a message on iopub, by default as a child of the current request."""
-        ...
-
-    def flush_streams(self) -> None:
-        """Publish buffered stdout and stderr."""
-        ...
 
 
 class CellInterrupts(Protocol):

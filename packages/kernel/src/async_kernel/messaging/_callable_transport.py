@@ -22,8 +22,7 @@ from IPython.core.error import StdinNotImplementedError
 
 from async_caller import Caller, CallerStoppedError
 
-from . import _json
-from ._codec import MessageCodec, check_header
+from ._codec import MessageCodec, check_header, loads, unpack_own
 from ._errors import InvalidMessageError
 from ._message import PROTOCOL_VERSION, Channel
 
@@ -180,7 +179,7 @@ def message_to_frames(message: Mapping[str, Any] | str | bytes) -> tuple[Channel
     """
     if isinstance(message, str | bytes):
         try:
-            message = _json.loads(message if isinstance(message, bytes) else message.encode())
+            message = loads(message if isinstance(message, bytes) else message.encode())
         except ValueError as exc:
             raise InvalidMessageError(f"the message is not valid JSON: {exc}") from exc
     if not isinstance(message, Mapping):
@@ -219,16 +218,16 @@ def message_to_frames(message: Mapping[str, Any] | str | bytes) -> tuple[Channel
 
 def frames_to_message(channel: Channel, frames: Sequence[bytes | memoryview]) -> dict[str, Any]:
     """Turn the wire frames the kernel sends into the dict a host receives."""
-    message = _CODEC.deserialize(channel, frames)
+    (header, parent_header, metadata, content), buffers = unpack_own(frames)
     return {
         "channel": str(channel),
-        "header": message.header,
-        "parent_header": message.parent_header,
-        "metadata": message.metadata,
-        "content": message.content,
-        "buffers": [memoryview(frame) for frame in message.buffers],
-        "msg_id": message.msg_id,
-        "msg_type": message.msg_type,
+        "header": header,
+        "parent_header": parent_header,
+        "metadata": metadata,
+        "content": content,
+        "buffers": [memoryview(frame) for frame in buffers],
+        "msg_id": header["msg_id"],
+        "msg_type": header["msg_type"],
     }
 
 

@@ -4,6 +4,11 @@ The kernel writes one when started with a file that does not exist yet
 (``async-kernel start -f NEW_FILE``). A file the kernel writes holds a fresh random key, is created readable and writable by its
 owner only (0600: whoever can read the key can run code as the user), and binds 127.0.0.1
 unless told another address.
+
+A file may carry a CurveZMQ key pair (``curve_publickey``/``curve_secretkey``, Z85 text, as
+jupyter_client 8.9 and later writes when asked for transport encryption): the transport then
+makes every socket a Curve server with it, so nothing crosses the network in clear and a client
+without the server's public key cannot talk to the kernel at all.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from ._errors import ConnectionFileError
 __all__ = ["ConnectionInfo"]
 
 _PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+_CURVE_NAMES = ("curve_publickey", "curve_secretkey")
+_Z85_KEY_LENGTH = 40
+"""A 32-byte Curve key in Z85 text."""
+_Z85_ALPHABET = frozenset(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +39,9 @@ class ConnectionInfo:
     """Where the kernel's sockets bind and how its messages are signed.
 
     ``ip`` defaults to 127.0.0.1 so a kernel started without one is never reachable from
-    other hosts. The key is kept out of ``repr`` so it cannot leak into logs.
+    other hosts. The key and the Curve secret key are kept out of ``repr`` so they cannot leak
+    into logs. ``curve_publickey``/``curve_secretkey`` are empty unless transport encryption
+    was asked for.
     """
 
     transport: str = "tcp"
@@ -41,13 +54,21 @@ class ConnectionInfo:
     signature_scheme: str = "hmac-sha256"
     key: bytes = b""
     kernel_name: str = ""
+    curve_publickey: bytes = b""
+    curve_secretkey: bytes = b""
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the sockets are CurveZMQ servers (the file carries a Curve key pair)."""
+        return bool(self.curve_secretkey)
 
     def __repr__(self) -> str:
         return (
             f"ConnectionInfo(transport={self.transport!r}, ip={self.ip!r}, "
             f"shell_port={self.shell_port}, iopub_port={self.iopub_port}, "
             f"stdin_port={self.stdin_port}, control_port={self.control_port}, "
-            f"hb_port={self.hb_port}, signature_scheme={self.signature_scheme!r}, key=<hidden>)"
+            f"hb_port={self.hb_port}, signature_scheme={self.signature_scheme!r}, key=<hidden>, "
+            f"encrypted={self.encrypted})"
         )
 
     @classmethod
@@ -66,12 +87,21 @@ class ConnectionInfo:
         key = data.get("key", "")
         if not isinstance(key, str):
             raise ConnectionFileError("key must be a string")
+        public, secret = (_curve_key(data, name) for name in _CURVE_NAMES)
+        if bool(public) != bool(secret):
+            msg = (
+                "the connection file has only one of curve_publickey and curve_secretkey; "
+                "transport encryption needs both (or neither)"
+            )
+            raise ConnectionFileError(msg)
         return cls(
             transport=transport,
             ip=data.get("ip") or "127.0.0.1",
             signature_scheme=data.get("signature_scheme", "hmac-sha256"),
             key=key.encode("ascii"),
             kernel_name=data.get("kernel_name", ""),
+            curve_publickey=public,
+            curve_secretkey=secret,
             **ports,
         )
 
@@ -115,6 +145,9 @@ class ConnectionInfo:
             "key": self.key.decode("ascii"),
             "kernel_name": self.kernel_name,
         }
+        if self.encrypted:
+            data["curve_publickey"] = self.curve_publickey.decode("ascii")
+            data["curve_secretkey"] = self.curve_secretkey.decode("ascii")
         path = Path(path)
         # Written in full under a temporary name, then linked into place: a reader never sees
         # a partial file, and an existing file is never replaced.
@@ -133,8 +166,27 @@ class ConnectionInfo:
         except OSError as exc:
             raise ConnectionFileError(f"cannot create connection file {path}: {exc}") from exc
 
+    def with_curve_keys(self, public: bytes, secret: bytes) -> ConnectionInfo:
+        """A copy whose sockets are Curve servers with this key pair (Z85 text)."""
+        return dataclasses.replace(self, curve_publickey=public, curve_secretkey=secret)
+
     def url(self, port: int) -> str:
         """Return the ZeroMQ address for ``port`` (a path suffix for ipc)."""
         if self.transport == "ipc":
             return f"ipc://{self.ip}-{port}"
         return f"tcp://{self.ip}:{port}"
+
+
+def _curve_key(data: dict[str, Any], name: str) -> bytes:
+    """The Z85 text of a Curve key field, or b"" when it is absent (or null)."""
+    value = data.get(name)
+    if value is None or value == "":
+        return b""
+    if (
+        not isinstance(value, str)
+        or len(value) != _Z85_KEY_LENGTH
+        or not _Z85_ALPHABET.issuperset(value)
+    ):
+        msg = f"{name} must be a {_Z85_KEY_LENGTH}-character Z85 CurveZMQ key"
+        raise ConnectionFileError(msg)
+    return value.encode("ascii")

@@ -15,6 +15,11 @@ hand-over, about a fifth of a quick cell's time.
 
 The heartbeat runs ``zmq.proxy`` on its own socket and context: it echoes inside libzmq without
 taking the GIL, so it answers while a cell holds the GIL in a pure-Python loop.
+
+When the connection carries a Curve key pair, every socket (heartbeat included) is made a
+CurveZMQ server before it binds or adopts a listening descriptor: libzmq reads the security
+mechanism of a connection when it accepts it, so a socket given its keys after binding would
+accept its first peers in clear.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
     from ._connection import ConnectionInfo
     from ._listeners import Listeners
 
-__all__ = ["PortInUseError", "ZmqTransport"]
+__all__ = ["PortInUseError", "TransportEncryptionError", "ZmqTransport"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,10 @@ _NOT_DELIVERABLE_YET = (zmq.EHOSTUNREACH, zmq.EAGAIN)
 
 class PortInUseError(OSError):
     """A port named in the connection file is taken by another process."""
+
+
+class TransportEncryptionError(RuntimeError):
+    """The connection asks for CurveZMQ encryption and this libzmq cannot provide it."""
 
 
 class ZmqTransport:
@@ -108,7 +117,17 @@ class ZmqTransport:
 
     # --- set-up -------------------------------------------------------------------------
 
+    def _secure(self, socket: zmq.Socket[bytes]) -> None:
+        """Make ``socket`` a CurveZMQ server when the connection asks for it (before binding)."""
+        info = self.info
+        if not info.encrypted:
+            return
+        socket.curve_server = True
+        socket.curve_secretkey = info.curve_secretkey
+        socket.curve_publickey = info.curve_publickey
+
     def _bind(self, socket: zmq.Socket[bytes], port: int, name: str) -> None:
+        self._secure(socket)
         if port:
             listening = self._listeners.take(port) if self._listeners is not None else None
             if listening is not None:
@@ -135,8 +154,20 @@ class ZmqTransport:
         self.ports[name] = port
 
     def start(self) -> None:
-        """Bind every socket and start the IO and heartbeat threads (call once)."""
+        """Bind every socket and start the IO and heartbeat threads (call once).
+
+        Raises:
+            TransportEncryptionError: the connection carries Curve keys but libzmq was built
+                without CurveZMQ.
+            PortInUseError: a port of the connection file is taken.
+        """
         info = self.info
+        if info.encrypted and not zmq.has("curve"):
+            msg = (
+                "the connection file asks for CurveZMQ transport encryption, but this libzmq "
+                "has no CURVE support; install a pyzmq wheel built with libsodium"
+            )
+            raise TransportEncryptionError(msg)
         for channel, port in (
             (Channel.shell, info.shell_port),
             (Channel.control, info.control_port),

@@ -1,0 +1,1 @@
+"""What runs cells needs from the process: context, interrupts, signals, sending, backends."""

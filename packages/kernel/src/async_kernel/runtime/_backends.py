@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
 from .._exceptions import UnknownBackendError
 
@@ -42,11 +46,16 @@ class BackendSpec:
         name: the name users pass to ``--backend``.
         anyio_backend: the backend name anyio runs (``"asyncio"`` or ``"trio"``).
         options: ``backend_options`` for ``anyio.run``.
+        hide_running_loop: returns a context manager that hides the backend's run state in
+            the calling thread while a cell runs an event loop of its own there (``trio.run``
+            in a cell on the trio backend); None when nothing but asyncio's and sniffio's
+            markers needs hiding.
     """
 
     name: str
     anyio_backend: str
     options: dict[str, Any] = field(default_factory=dict)
+    hide_running_loop: Callable[[], AbstractContextManager[object]] | None = None
 
 
 ASYNCIO = BackendSpec(BUILTIN_BACKEND, "asyncio")

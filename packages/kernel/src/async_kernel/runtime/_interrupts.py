@@ -33,8 +33,9 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._async_exc import raise_in_thread
 from ._signal_watch import SignalWatcher
@@ -43,9 +44,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from types import CoroutineType, FrameType
 
-    from ._cell_state import CellState
+    from ..messaging._message import Message
 
-__all__ = ["INTERRUPT_SIGNAL", "InterruptController", "RunningCell"]
+__all__ = [
+    "INTERRUPT_SIGNAL",
+    "CellState",
+    "InnerLoopInterrupt",
+    "InterruptController",
+    "RunningCell",
+    "current_cell",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,30 @@ RETRY_AFTER = 0.005
 CANCEL_GRACE = 0.05
 """Seconds between checks that a worker's cancelled cell did not resume into blocking code."""
 
+REDIRECT_GRACE = 0.3
+"""Seconds an inner event loop gets to take an interrupt before its thread is interrupted,
+if its thread runs code other than the loop's own by then (the loop is blocked)."""
+
+REDIRECT_LIMIT = 5.0
+"""Seconds after which the thread is interrupted even if it seems to run the loop's own code."""
+
 _MAIN_THREAD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@dataclass(slots=True)
+class CellState:
+    """What the kernel tracks while one cell runs: its error and whether it was interrupted."""
+
+    request: Message
+    execution_count: int
+    error: dict[str, Any] | None = None
+    interrupted: bool = False
+    cancelled_exc_class: type[BaseException] | None = None
+    payload: list[dict[str, Any]] = field(default_factory=list)
+
+
+current_cell: ContextVar[CellState | None] = ContextVar("async_kernel_cell", default=None)
+"""The cell the current code runs in, if any."""
 
 
 @dataclass(slots=True, eq=False)
@@ -74,6 +105,24 @@ class RunningCell:
     """Whether the cancel has run in the cell's event loop; callable from any thread."""
     owed: bool = False
     """A main-thread cell only: a ``KeyboardInterrupt`` was asked for and not raised yet."""
+    redirect: InnerLoopInterrupt | None = None
+    """While the cell's code runs an event loop of its own: interrupts go to that loop."""
+
+
+class InnerLoopInterrupt(Protocol):
+    """Stops the event loop a cell's code runs itself (``asyncio.run`` in a cell)."""
+
+    def interrupt(self) -> bool:
+        """Ask the loop to stop with KeyboardInterrupt (any thread); False if none runs."""
+        ...
+
+    def landed(self) -> bool:
+        """Whether the loop has run the request (it was not blocked)."""
+        ...
+
+    def in_loop_code(self) -> bool:
+        """Whether the loop's thread runs the loop's own code (it will take the request soon)."""
+        ...
 
 
 def _in_import_system(frame: FrameType | None) -> bool:
@@ -195,6 +244,79 @@ class InterruptController:
             with self._lock:
                 self._cells.discard(cell)
 
+    def redirect(self, state: CellState, redirect: InnerLoopInterrupt) -> Callable[[], None]:
+        """Send the interrupts of the cell ``state`` to an inner loop; returns the undo.
+
+        Called from the cell's thread while its code runs an event loop of its own.
+        """
+        with self._lock:
+            cells = [cell for cell in self._cells if cell.state is state]
+            for cell in cells:
+                cell.redirect = redirect
+
+        def undo() -> None:
+            with self._lock:
+                for cell in cells:
+                    if cell.redirect is redirect:
+                        cell.redirect = None
+
+        return undo
+
+    def _redirected(self, cell: RunningCell) -> bool:
+        """Interrupt the inner loop of ``cell`` if it runs one; watch that it stops (any thread)."""
+        redirect = cell.redirect
+        if redirect is None or not redirect.interrupt():
+            return False
+        threading.Thread(
+            target=self._see_redirect_land,
+            args=(cell, redirect),
+            name="async-kernel-interrupt",
+        ).start()
+        return True
+
+    def _redirect_or_interrupt(self, cell: RunningCell) -> None:
+        """Interrupt the inner loop of ``cell``, or the cell itself if none runs (helper thread)."""
+        if self._redirected(cell):
+            return
+        if cell.thread is self._main_thread:
+            with self._lock:
+                if cell in self._cells:
+                    cell.owed = True
+                    self._signal_main_thread()
+        else:
+            self._interrupt_worker(cell)
+
+    def _see_redirect_land(self, cell: RunningCell, redirect: InnerLoopInterrupt) -> None:
+        """Interrupt the thread itself if the inner loop does not take the interrupt.
+
+        Polls (own thread): an inner loop whose code blocks never runs the request, and an
+        exception raised in the thread is then the only way in. After ``REDIRECT_GRACE``
+        seconds the thread is interrupted if it runs other code than the loop's own (a busy
+        machine can make an idle loop slow to wake; an exception raised inside trio's own code
+        would break the run), after ``REDIRECT_LIMIT`` seconds in any case. The check ends
+        early if the cell ends, the request lands, or the inner loop ended first (the section
+        is over: the cell's own code runs).
+        """
+        waited = 0.0
+        while waited < REDIRECT_LIMIT:
+            time.sleep(CANCEL_GRACE)
+            waited += CANCEL_GRACE
+            with self._lock:
+                if cell not in self._cells or redirect.landed():
+                    return
+                if cell.redirect is not redirect:
+                    break
+            if waited >= REDIRECT_GRACE and not redirect.in_loop_code():
+                break
+        if cell.thread is self._main_thread and self._signal_handlers_installed:
+            with self._lock:
+                if cell not in self._cells:
+                    return
+                cell.owed = True
+                self._signal_main_thread()
+        else:
+            self._interrupt_worker(cell)
+
     @property
     def busy(self) -> bool:
         """Whether any cell is running."""
@@ -211,6 +333,11 @@ class InterruptController:
             cells = [cell for cell in self._cells if which is None or which(cell)]
             for cell in cells:
                 cell.state.interrupted = True
+            redirected = [cell for cell in cells if cell.redirect is not None]
+        total = len(cells)
+        # A cell whose code runs an event loop of its own: that loop is stopped instead.
+        cells = [cell for cell in cells if cell not in redirected or not self._redirected(cell)]
+        with self._lock:
             main_cells = [cell for cell in cells if cell.thread is self._main_thread]
             if signalled and main_cells:
                 for cell in main_cells:
@@ -222,7 +349,7 @@ class InterruptController:
             if cell.thread is not self._main_thread or not signalled:
                 self._interrupt_worker(cell)
         self._wake()
-        return len(cells)
+        return total
 
     def _wake(self) -> None:
         for wake in self._wakers:
@@ -305,12 +432,16 @@ class InterruptController:
         blocking call the main thread returns to ends. ``frame`` is the handler's.
         """
         with self._lock:
-            cells = list(self._cells)
-            for cell in cells:
+            redirected = [cell for cell in self._cells if cell.redirect is not None]
+            cells = [cell for cell in self._cells if cell.redirect is None]
+            for cell in (*cells, *redirected):
                 cell.state.interrupted = True
+            for cell in cells:
                 if cell.thread is self._main_thread:
                     cell.owed = True
         self.defer_from_signal_handler(self._wake)
+        for cell in redirected:
+            self.defer_from_signal_handler(lambda cell=cell: self._redirect_or_interrupt(cell))
         for cell in cells:
             if cell.thread is not self._main_thread:
                 self.defer_from_signal_handler(lambda cell=cell: self._interrupt_worker(cell))

@@ -7,7 +7,7 @@ codec signs without shared state and the transport hands frames to its own threa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..messaging._message import Channel, reply_type
 from ._context import current_request
@@ -19,27 +19,70 @@ if TYPE_CHECKING:
     from ..messaging._message import Message, MessageFactory
     from ..messaging._transport import Transport
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "Sender"]
+
+
+class Sender(Protocol):
+    """Replies to requests and publishes on iopub (any thread)."""
+
+    def reply(
+        self,
+        request: Message,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a reply to ``request`` on the channel it came from."""
+        ...
+
+    def reply_error(
+        self, request: Message, ename: str, evalue: str, traceback: Sequence[str] = ()
+    ) -> None:
+        """Send ``request``'s reply type with status ``error``."""
+        ...
+
+    def publish(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: Message | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: Sequence[bytes | memoryview] = (),
+        *,
+        urgent: bool = False,
+    ) -> None:
+        """Send a message on iopub, by default as a child of the current request."""
+        ...
+
+    def flush_streams(self) -> None:
+        """Publish buffered stdout and stderr."""
+        ...
 
 
 class Outbox:
     """Sends the kernel's messages: replies, iopub output and status, stdin requests."""
 
-    def __init__(self, codec: MessageCodec, factory: MessageFactory, transport: Transport) -> None:
+    def __init__(self, codec: MessageCodec, factory: MessageFactory) -> None:
         self.codec = codec
         self.factory = factory
-        self.transport = transport
+        self.transport: Transport
+        """Set by the kernel once it made the transport (which delivers to the dispatcher)."""
         self.last_execute: Message | None = None
         """The latest execute_request that started: output from unknown threads goes there."""
-        self._flushers: list[Callable[[], object]] = []
+        self.unflushed: set[Callable[[], object]] = set()
+        """The flush methods of streams written to since the last :meth:`flush_streams`.
 
-    def add_flusher(self, flush: Callable[[], object]) -> None:
-        """Have :meth:`flush_streams` call ``flush`` (a buffered output stream's)."""
-        self._flushers.append(flush)
+        A stream adds its own when it buffers text, so a request without output calls none.
+        """
 
     def flush_streams(self) -> None:
         """Publish buffered stdout and stderr (any thread)."""
-        for flush in self._flushers:
+        unflushed = self.unflushed
+        while unflushed:
+            try:
+                flush = unflushed.pop()
+            except KeyError:  # another thread took the last one
+                return
             flush()
 
     def reply(

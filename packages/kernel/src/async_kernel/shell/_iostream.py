@@ -41,6 +41,8 @@ class OutStream(io.TextIOBase):
         call_later: schedules a flush after a delay (any thread).
         fallback_parent: the request to attribute output to when the writer has none.
         fileno: the file descriptor to report from :meth:`fileno` (the process's own).
+        unflushed: a set the stream adds its ``flush`` to when it buffers text, so the
+            kernel flushes only streams that were written to (the kernel's ``Outbox``).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class OutStream(io.TextIOBase):
         call_later: Callable[[float, Callable[[], object]], None],
         fallback_parent: Callable[[], Message | None],
         fileno: int | None = None,
+        unflushed: set[Callable[[], object]] | None = None,
     ) -> None:
         super().__init__()
         self.name = name
@@ -57,6 +60,8 @@ class OutStream(io.TextIOBase):
         self._call_later = call_later
         self._fallback_parent = fallback_parent
         self._fileno = fileno
+        self._unflushed = unflushed if unflushed is not None else set()
+        self._flush = self.flush
         self._lock = threading.RLock()
         self._buffer: list[str] = []
         self._size = 0
@@ -121,6 +126,7 @@ class OutStream(io.TextIOBase):
             self._parent = parent
             self._buffer.append(text)
             self._size += len(text)
+            self._unflushed.add(self._flush)
             if self._size >= MAX_BUFFER:
                 self._flush_locked()
             elif not self._flush_scheduled:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import IPCompleter
 
-from ..runtime._error_fence import ErrorFence
 from ._history import KernelHistoryManager, end_history
 
 if TYPE_CHECKING:
@@ -72,8 +71,6 @@ class Subshell:
         self.execution_count = 1
         self.deleted = False
         """Set when deletion starts: queued cells are then aborted instead of run."""
-        self.errors = ErrorFence()
-        """What this subshell's last failed cell aborts (stop_on_error)."""
         self.in_flight: set[Pending[Any]] = set()
         """Handler calls submitted to this subshell's Caller and not finished yet."""
         self._shell = shell
