@@ -47,7 +47,7 @@ from .shell._shell import KernelShell, load_python_lexer
 from .shell._startup import run_startup
 from .shell._stdin import StdinBridge
 from .shell._subshell import Subshell, current_subshell
-from .shell._system import PackageMagics, TopLevelCommands
+from .shell._system import PackageMagics
 from .shell._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
@@ -136,7 +136,9 @@ class Kernel(IPyKernelCompat):
             self.transport = transport(self.dispatcher.receive)
         outbox.transport = self.transport
         super().__init__()
-        self.dispatcher.on_main_shell_comm = self.note_arrival  # before it queues: a poll may run it
+        self.dispatcher.on_main_shell_comm = (
+            self.note_arrival
+        )  # before it queues: a poll may run it
 
     def _handlers(self) -> dict[str, Handler]:
         """The handler of each message type. Override to replace one (a custom kernel)."""
@@ -207,7 +209,6 @@ class Kernel(IPyKernelCompat):
         self._restore.append(install_own_loops(own_loop_interrupts, backend_hider(self.backend)))
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         self.shell.register_magics(PackageMagics)
-        self.shell.ast_transformers.append(TopLevelCommands())
         replaced = sys.stdout, sys.stderr
         self._restore.append(lambda: _restore_streams(*replaced))
         for name in ("stdout", "stderr"):

@@ -11,6 +11,7 @@ belong to the running cell. So cells running at once in several threads each see
 
 from __future__ import annotations
 
+import ast
 import atexit
 import importlib.util
 import os
@@ -39,7 +40,13 @@ from ..runtime._context import current_request
 from ..runtime._interrupts import CellState, current_cell
 from ._history import KernelHistoryManager
 from ._subshell import current_subshell
-from ._system import RESTART_NOTE, changes_packages, package_command, run_command
+from ._system import (
+    RESTART_NOTE,
+    TopLevelCommands,
+    changes_packages,
+    package_command,
+    run_command,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -271,6 +278,16 @@ class KernelShell(InteractiveShell):
         note = RESTART_NOTE if changes_packages(line) else ""
         return self._run_command(command, note)
 
+    def transform_ast(self, node: ast.AST) -> ast.AST:
+        """IPython's AST transformers, then top-level ``!cmd``/``%pip``/``%uv`` made to await.
+
+        The rewrite (``_system``) runs only for cells that have such a statement at all.
+        """
+        node = super().transform_ast(node)
+        if isinstance(node, ast.Module) and any(map(_may_run_command, node.body)):
+            node = TopLevelCommands().visit(node)
+        return node
+
     async def _run_command(self, command: str, note: str = "") -> None:
         self.user_ns["_exit_code"] = await run_command(command)
         if note:
@@ -494,6 +511,16 @@ class KernelShell(InteractiveShell):
         )
 
     keepkernel_on_exit: bool = False
+
+
+def _may_run_command(statement: ast.stmt) -> bool:
+    """Whether a cell's statement may be ``get_ipython().system(...)`` or a line magic call."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr in ("system", "run_line_magic")
+    )
 
 
 def _holds_group(value: BaseException | None) -> bool:
