@@ -40,13 +40,20 @@ def write_spec(
     extra_argv: Sequence[str] = (),
     interrupt_mode: str = "message",
     command: Sequence[str] = ("-m", "async_kernel"),
+    argv: Sequence[str] | None = None,
 ) -> KernelSpecManager:
-    """Write a kernel spec named ``test`` that runs ``command`` (async_kernel) in this Python."""
+    """Write a kernel spec named ``test`` that runs ``command`` (async_kernel) in this Python.
+
+    ``argv``, when given, is the spec's whole command line instead (an installed spec's).
+    """
     spec_dir = folder / "kernels" / "test"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, *command, "-f", "{connection_file}", *extra_argv]
-    if backend != "asyncio":
-        argv += ["--backend", backend]
+    if argv is not None:
+        argv = list(argv)
+    else:
+        argv = [sys.executable, *command, "-f", "{connection_file}", *extra_argv]
+        if backend != "asyncio":
+            argv += ["--backend", backend]
     spec = {
         "argv": argv,
         "display_name": "test",
@@ -110,6 +117,16 @@ class KernelHarness:
                 self._unclaimed["iopub"][:0] = seen
                 return seen
 
+    def wait_for_output(self, msg_id: str, text: str) -> None:
+        """Wait until the request has written ``text`` to a stream (messages stay unclaimed)."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            msg = self._next("iopub", {msg_id})
+            seen.append(msg)
+            if msg["msg_type"] == "stream" and text in msg["content"]["text"]:
+                self._unclaimed["iopub"][:0] = seen
+                return
+
     def iopub_for(self, msg_id: str) -> list[dict[str, Any]]:
         """Collect iopub messages whose parent is ``msg_id`` until its ``status: idle``."""
         messages: list[dict[str, Any]] = []
@@ -168,6 +185,7 @@ def running_kernel(
     interrupt_mode: str = "message",
     env: Mapping[str, str | None] | None = None,
     command: Sequence[str] = ("-m", "async_kernel"),
+    argv: Sequence[str] | None = None,
 ) -> Iterator[KernelHarness]:
     """Start a kernel subprocess on ``backend``; shut it down (and check it exits) after.
 
@@ -175,9 +193,10 @@ def running_kernel(
     log) go to ``log_path``, by default ``kernel.log`` in ``folder``: a failing test shows the
     logs of the kernels running then (see ``conftest``). ``env`` adds variables to the
     kernel's environment; a None value removes one. ``command`` is what the interpreter runs
-    (another script serves the kernel through its callable interface).
+    (another script serves the kernel through its callable interface); ``argv`` replaces the
+    whole command line (``backend`` and ``extra_argv`` are then not used).
     """
-    specs = write_spec(folder, backend, extra_argv, interrupt_mode, command)
+    specs = write_spec(folder, backend, extra_argv, interrupt_mode, command, argv)
     manager = KernelManager(kernel_name="test", kernel_spec_manager=specs)
     merged = dict(
         os.environ,

@@ -138,12 +138,28 @@ EXPECTED: dict[str, Expect] = {
             "Removed kernel spec 'big'",
         )
     ),
+    "cli/settings.sh": Expect(
+        (
+            "0.24.0",
+            '"--profile=work"',
+            '"--quiet=false"',
+            '"--InteractiveShell.ast_node_interactivity=all"',
+            "--InteractiveShellApp.exec_lines=<list-item-1>...",
+        )
+    ),
     # Kernels on a cluster: run by tests/cluster/test_distributed_provisioner.py, on both
     # backends and encryption policies, with the provisioner's spec (not here).
     "cluster/distributed.py": Expect(
         ("executed: ok", "interrupted: KeyboardInterrupt", "restarted: ok", "shut down")
     ),
     # Driving the kernel from a client
+    "client/ipython_config.py": Expect(
+        (
+            "result: ['startup/00-first.py', 'exec_lines']",
+            "result: 3.141592653589793",
+            "result: ':memory:'",
+        )
+    ),
     "client/busy_kernel.py": Expect(
         (
             "kernel_info while the cell runs: ok",

@@ -313,7 +313,8 @@ def test_logging_set_up_uses_the_level_in_any_case(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "one of the arguments -f/--connection-file -a/--add is required"),
+        (["--display-name", "x"], "give -f FILE to start, -a NAME (or -n NAME) to install"),
+        (["-f", "conn.json", "--bogus-option"], "unrecognized arguments: --bogus-option"),
         (["instal"], "invalid choice: 'instal'"),
         (["-f", "conn.json", "install"], "the command 'install' must come first"),
         (["-f", "conn.json", "--user"], "--user: can only be used with -a NAME"),

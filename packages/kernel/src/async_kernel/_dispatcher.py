@@ -24,6 +24,7 @@ import functools
 import inspect
 import itertools
 import logging
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -89,6 +90,7 @@ DEFAULT_RUN_MODES: dict[str, dict[Channel, RunMode]] = {
     "create_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "delete_subshell_request": _modes(RunMode.thread, (Channel.control,)),
     "list_subshell_request": _modes(RunMode.direct, (Channel.control,)),
+    "usage_request": _modes(RunMode.thread, (Channel.control,)),
 }
 """The run mode of each request type on each channel; other pairs are unknown requests."""
 
@@ -166,6 +168,36 @@ class Dispatcher:
         self._seq = itertools.count(1)
         self.last_seq = 0
         self._queue_runners: dict[str, Callable[[Message, Subshell | None], Awaitable[None]]] = {}
+        self._claim_lock = threading.Lock()
+        self.on_main_shell_comm: Callable[[Message], object] | None = None
+        """Told of each comm message for the main shell as it arrives (``do_one_iteration``)."""
+
+    def run_now(self, msg: Message) -> bool:
+        """Run a dispatched request's (synchronous) handler in the calling thread, if unstarted.
+
+        For ``do_one_iteration``: a cell blocking the main thread lets the comm messages
+        queued behind it through. The queue skips the request later. Returns whether it ran.
+        """
+        handler = self._handlers.get(msg.msg_type)
+        if handler is None or inspect.iscoroutinefunction(handler):
+            return False
+        ran = False
+
+        def run(msg: Message) -> None:
+            nonlocal ran
+            ran = True
+            handler(msg)
+
+        self._run_direct(run, msg, None)
+        return ran
+
+    def _claim(self, msg: Message) -> bool:
+        """Mark ``msg`` started; False if it already was (run by ``run_now``). Any thread."""
+        with self._claim_lock:
+            if msg.started:
+                return False
+            msg.started = True
+            return True
 
     def receive(self, channel: Channel, frames: list[bytes]) -> None:
         """Verify and decode one message's frames, then route it (the transport's thread).
@@ -206,6 +238,8 @@ class Dispatcher:
         else:
             if msg_type in _ROUTED_BY_COMM:
                 subshell = routes.comm_home(msg.content.get("comm_id"))
+                if subshell is None and self.on_main_shell_comm is not None:
+                    self.on_main_shell_comm(msg)
             caller = routes.main_caller if subshell is None else subshell.caller
         if msg_type == "execute_request":
             cell_mode, directives = cell_run_mode(msg)
@@ -274,8 +308,9 @@ class Dispatcher:
 
     # --- runners ----------------------------------------------------------------------------
 
-    def _begin(self, msg: Message, subshell: Subshell | None) -> tuple[Any, Any]:
-        msg.started = True
+    def _begin(self, msg: Message, subshell: Subshell | None) -> tuple[Any, Any] | None:
+        if not self._claim(msg):
+            return None
         tokens = current_request.set(msg), current_subshell.set(subshell)
         self._outbox.publish_status("busy", msg)
         return tokens
@@ -291,6 +326,8 @@ class Dispatcher:
         self, handler: Callable[[Message], object], msg: Message, subshell: Subshell | None
     ) -> None:
         tokens = self._begin(msg, subshell)
+        if tokens is None:
+            return
         try:
             handler(msg)
         except Exception as exc:  # noqa: BLE001 - a failing handler becomes an error reply
@@ -300,6 +337,8 @@ class Dispatcher:
 
     async def _run_async(self, handler: Handler, msg: Message, subshell: Subshell | None) -> None:
         tokens = self._begin(msg, subshell)
+        if tokens is None:
+            return
         try:
             result = handler(msg)
             if result is not None:
@@ -314,6 +353,8 @@ class Dispatcher:
     def reject(self, msg: Message, ename: str, evalue: str) -> None:
         """Answer a request that could not be decoded with an error reply (IO thread)."""
         tokens = self._begin(msg, None)
+        if tokens is None:
+            return
         try:
             self._outbox.reply_error(msg, ename, evalue)
         finally:

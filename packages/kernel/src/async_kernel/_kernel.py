@@ -23,6 +23,7 @@ import anyio
 from async_caller import Caller, CallerStoppedError, threads_available
 
 from ._dispatcher import Dispatcher, Handler
+from ._ipykernel_compat import IPyKernelCompat
 from .debugger._debugger import Debugger
 from .handlers._comms import CommHandler, CommManager, install_comm_hooks
 from .handlers._execute import ExecuteHandler
@@ -31,6 +32,7 @@ from .handlers._kernel_magics import ConnectionDetails, KernelMagics
 from .handlers._lifecycle import LifecycleHandler, kernel_info
 from .handlers._subshell_magics import SubshellMagics
 from .handlers._subshells import Subshells
+from .handlers._usage import UsageHandler
 from .messaging._codec import MessageCodec
 from .messaging._message import Channel, Message, MessageFactory
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
@@ -44,8 +46,10 @@ from .shell._history import end_history
 from .shell._iostream import OutStream
 from .shell._library_compat import install_library_compat, uninstall_library_compat
 from .shell._shell import KernelShell, load_python_lexer
+from .shell._startup import run_startup
 from .shell._stdin import StdinBridge
 from .shell._subshell import Subshell, current_subshell
+from .shell._system import PackageMagics
 from .shell._warm_up import warm_up_tracebacks
 
 if TYPE_CHECKING:
@@ -54,17 +58,19 @@ if TYPE_CHECKING:
     from .messaging._connection import ConnectionInfo
     from .messaging._local_routes import LocalRoutes
     from .messaging._transport import Transport, TransportFactory
+    from .shell._config import KernelConfig
 
 __all__ = ["Kernel"]
 
 log = logging.getLogger("async_kernel")
 
 
-class Kernel:
+class Kernel(IPyKernelCompat):
     """A Jupyter kernel serving one connection file.
 
     Create it in the main thread, install its SIGINT handler, then run :meth:`run` in the
-    main thread's event loop (``_start.start_kernel`` does all three).
+    main thread's event loop (``_start.start_kernel`` does all three). Libraries that expect
+    ipykernel's kernel object find the names they use on it (see ``_ipykernel_compat``).
 
     To make a custom kernel, subclass it and start it with
     ``start_kernel(connection_file, kernel_class=MyKernel)``:
@@ -87,13 +93,19 @@ class Kernel:
         backend: str = "asyncio",
         transport: TransportFactory | None = None,
         interrupts: InterruptController | None = None,
+        config: KernelConfig | None = None,
+        echo: bool = False,
     ) -> None:
         """Build the kernel and its parts (main thread, before the event loop runs).
 
         ``transport`` defaults to ZeroMQ sockets bound as ``info`` says; ``interrupts`` to
         signals and threads where threads exist, else to cancelling awaiting cells.
+        ``config`` holds the settings (the shell's and the start-up code); ``echo`` also
+        writes cell output to the process's own stdout and stderr (``--quiet=false``).
         """
         self.info = info
+        self.config = config
+        self.echo = echo
         self.backend = backend
         self.codec = MessageCodec(info.key, info.signature_scheme)
         self.factory = MessageFactory()
@@ -114,8 +126,14 @@ class Kernel:
         self._restore: list[Callable[[], object]] = []
 
         KernelShell.clear_instance()  # a kernel that ran before in this process (tests)
-        self.shell = self.shell_class.instance(sink=self.outbox, kernel=self)
-        self.shell.colors = "linux"
+        settings: dict[str, Any] = {}
+        if config is not None:
+            settings["config"] = config.config
+            if config.profile_dir is not None:
+                settings["profile_dir"] = config.profile_dir
+        self.shell = self.shell_class.instance(sink=self.outbox, kernel=self, **settings)
+        if not _configures(config, "colors"):
+            self.shell.colors = "linux"
         outbox, shell = self.outbox, self.shell
         self.stdin = StdinBridge(outbox, interrupts)
         self.comm_manager = CommManager(outbox, shell.events)
@@ -143,6 +161,10 @@ class Kernel:
         else:
             self.transport = transport(self.dispatcher.receive)
         outbox.transport = self.transport
+        super().__init__()
+        self.dispatcher.on_main_shell_comm = (
+            self.note_arrival
+        )  # before it queues: a poll may run it
 
     def default_handler(self, msg_type: str) -> Handler:
         """The built-in handler of ``msg_type``, for an override that falls back on it.
@@ -178,6 +200,7 @@ class Kernel:
             "create_subshell_request": self.subshells.create_subshell_request,
             "delete_subshell_request": self.subshells.delete_subshell_request,
             "list_subshell_request": self.subshells.list_subshell_request,
+            "usage_request": UsageHandler(outbox).usage_request,
         }
 
     # --- lifecycle (main thread) ------------------------------------------------------------
@@ -198,6 +221,9 @@ class Kernel:
             if threads:
                 caller.call_later(0.5, Caller.to_thread, warm_up_tracebacks, self.shell.colors)
             self.gui.start()  # after the transport: kernel_info need not wait for it
+            if self.config is not None:
+                # Before any cell, as in ipykernel: the first execute_request waits for it.
+                run_startup(self.shell, self.config.config, self.config.profile_dir)
             if threads:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 self.interrupts.watch_signals()
@@ -229,6 +255,7 @@ class Kernel:
                 kernel_callers=self._callers,
             )
         )
+        self.shell.register_magics(PackageMagics)
         replaced = sys.stdout, sys.stderr
         self._restore.append(lambda: _restore_streams(*replaced))
         for name in ("stdout", "stderr"):
@@ -356,12 +383,14 @@ class Kernel:
         """Publish buffered stdout and stderr (any thread)."""
         self.outbox.flush_streams()
 
-    def get_parent(self) -> dict[str, Any]:
+    def get_parent(self, channel: str | None = None) -> dict[str, Any]:
         """The request the calling code runs for, as a message dict (empty if none).
 
         Libraries use it to tie output to a cell: ``ipywidgets.Output`` reads the parent's
-        ``header.msg_id`` to capture the output that follows.
+        ``header.msg_id`` to capture the output that follows. ``channel`` (ipykernel's
+        argument) is not needed: each request's code sees its own parent.
         """
+        del channel
         parent = self.outbox.parent_of_current_code()
         if parent is None:
             return {}
@@ -376,10 +405,24 @@ class Kernel:
 
     def _publish_stream(self, name: str, text: str, parent: Message | None) -> None:
         self.outbox.publish("stream", {"name": name, "text": text}, parent)
+        if self.echo:  # --quiet=false: the kernel's own terminal shows the output too
+            terminal = sys.__stdout__ if name == "stdout" else sys.__stderr__
+            if terminal is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    terminal.write(text)
+                    terminal.flush()
 
 
 def _restore_streams(stdout: Any, stderr: Any) -> None:
     sys.stdout, sys.stderr = stdout, stderr
+
+
+def _configures(config: KernelConfig | None, trait: str) -> bool:
+    """Whether the settings give the shell's ``trait`` a value."""
+    if config is None:
+        return False
+    sections = ("InteractiveShell", "KernelShell")
+    return any(trait in config.config.get(section, {}) for section in sections)
 
 
 def main_thread_only() -> None:

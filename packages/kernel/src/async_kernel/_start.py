@@ -6,8 +6,9 @@ import functools
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -18,9 +19,10 @@ from .messaging.zmq import ZmqTransport
 from .runtime._backends import resolve_backend
 from .runtime._children import end_child_processes
 from .runtime._logging import configure_logging
+from .shell._config import load_kernel_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from types import FrameType
 
     from .messaging._message import Channel
@@ -37,6 +39,10 @@ def start_kernel(
     log_level: str = "WARNING",
     ip: str | None = None,
     kernel_class: type[Kernel] = Kernel,
+    settings: Sequence[str] = (),
+    profile: str | None = None,
+    quiet: bool = True,
+    backend_options: dict[str, Any] | None = None,
 ) -> None:
     """Serve the kernel described by ``connection_file`` until it is shut down (main thread).
 
@@ -45,6 +51,11 @@ def start_kernel(
     When ``connection_file`` does not exist, the kernel makes a new connection on ``ip``
     (default 127.0.0.1) and writes it there, owner-only, once its sockets are bound; the file
     is removed when the kernel exits.
+
+    ``settings`` are ``--Class.trait=value`` arguments, merged over the IPython ``profile``'s
+    config files (see ``shell._config``); ``quiet=False`` echoes cell output to this process's
+    stdout and stderr; ``backend_options`` go to the backend's event loop (such as
+    ``{"use_uvloop": True}`` for asyncio).
 
     Raises:
         UnknownBackendError: no backend of that name is installed.
@@ -57,6 +68,10 @@ def start_kernel(
         log_level=log_level,
         ip=ip,
         kernel_class=kernel_class,
+        settings=settings,
+        profile=profile,
+        quiet=quiet,
+        backend_options=backend_options,
     )
 
 
@@ -68,6 +83,10 @@ def run_kernel(
     log_level: str = "WARNING",
     ip: str | None = None,
     kernel_class: type[Kernel] = Kernel,
+    settings: Sequence[str] = (),
+    profile: str | None = None,
+    quiet: bool = True,
+    backend_options: dict[str, Any] | None = None,
 ) -> None:
     """:func:`start_kernel` with sockets already listening on the file's ports (closes them).
 
@@ -81,9 +100,18 @@ def run_kernel(
             log_level=log_level,
             ip=ip,
             kernel_class=kernel_class,
+            options=_StartOptions(settings, profile, quiet, backend_options or {}),
         )
     finally:
         listeners.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _StartOptions:
+    settings: Sequence[str]
+    profile: str | None
+    quiet: bool
+    backend_options: dict[str, Any]
 
 
 def _run_kernel(
@@ -94,10 +122,12 @@ def _run_kernel(
     log_level: str,
     ip: str | None,
     kernel_class: type[Kernel],
+    options: _StartOptions,
 ) -> None:
     main_thread_only()
     backend_spec = resolve_backend(backend)
     configure_logging(log_level)
+    config = load_kernel_config(options.settings, options.profile)
     path = Path(connection_file)
     writes_file = not path.exists()
     info = ConnectionInfo.generate(ip or "127.0.0.1") if writes_file else ConnectionInfo.load(path)
@@ -109,7 +139,13 @@ def _run_kernel(
     # shell's history thread among them) so it is delivered to the main thread, which
     # unblocks it once running.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    kernel = kernel_class(info, backend=backend_spec.name, transport=transport)
+    kernel = kernel_class(
+        info,
+        backend=backend_spec.name,
+        transport=transport,
+        config=config,
+        echo=not options.quiet,
+    )
     kernel.connection_file = str(path.resolve())
     if writes_file and isinstance(kernel.transport, ZmqTransport):
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
@@ -117,7 +153,9 @@ def _run_kernel(
     _shut_down_on_sigterm(kernel)
     try:
         anyio.run(
-            kernel.run, backend=backend_spec.anyio_backend, backend_options=backend_spec.options
+            kernel.run,
+            backend=backend_spec.anyio_backend,
+            backend_options={**backend_spec.options, **options.backend_options},
         )
     except BaseException:
         # By now sys.stderr publishes on iopub, which dies with the kernel: the traceback must
@@ -147,6 +185,7 @@ def _shut_down_on_sigterm(kernel: Kernel) -> None:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         interrupts = kernel.interrupts
         interrupts.signal_watcher.acknowledge(signum)
+        kernel.shell.terminating = True  # an interrupted cell's error says why
         interrupts.defer_from_signal_handler(functools.partial(kernel.request_shutdown, False))
         interrupts.interrupt_from_signal_handler(frame)
 

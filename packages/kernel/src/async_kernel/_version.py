@@ -1,3 +1,3 @@
 """The package version, kept apart so importing it loads nothing else."""
 
-__version__ = "0.1.0"
+__version__ = "0.24.0"

@@ -101,6 +101,7 @@ def build_kernel_spec(
     backend: str = BUILTIN_BACKEND,
     env: dict[str, str] | None = None,
     executable: str | None = None,
+    arguments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return the contents of `kernel.json` for a spec.
 
@@ -110,6 +111,8 @@ def build_kernel_spec(
         backend: The backend the kernel runs on; only non-default backends appear in `argv`.
         env: Environment variables Jupyter sets for the kernel process.
         executable: The Python that runs the kernel; defaults to this one (`sys.executable`).
+        arguments: More words for the kernel's command line: settings `start` honours, such
+            as `--profile=NAME` or `--InteractiveShell.ast_node_interactivity=all`.
 
     Returns:
         A JSON-serialisable dict. Interrupts are sent as `interrupt_request` messages on the
@@ -122,6 +125,7 @@ def build_kernel_spec(
     argv = [executable or sys.executable, "-m", "async_kernel", "-f", "{connection_file}"]
     if backend != BUILTIN_BACKEND:
         argv += ["--backend", backend]
+    argv += arguments
     spec: dict[str, Any] = {
         "argv": argv,
         "display_name": display_name or f"Python 3 ({name})",
@@ -134,13 +138,20 @@ def build_kernel_spec(
     return spec
 
 
-def kernels_dir(*, user: bool = False, sys_prefix: bool = False, prefix: str | None = None) -> Path:
+def kernels_dir(
+    *,
+    user: bool = False,
+    sys_prefix: bool = False,
+    prefix: str | None = None,
+    folder: str | None = None,
+) -> Path:
     """Return the `kernels` directory a spec is installed into.
 
     Args:
         user: The user's Jupyter data directory (honours `JUPYTER_DATA_DIR`).
         sys_prefix: `<sys.prefix>/share/jupyter`, seen by Jupyter running from this environment.
         prefix: `<prefix>/share/jupyter`, for packaging or a Jupyter installed elsewhere.
+        folder: This `kernels` folder itself (on `JUPYTER_PATH`, or a kernel manager's own).
 
     With none of them, the default is `sys_prefix` inside a virtual environment (a kernel that
     belongs to that environment should not show up in every other one) and `user` otherwise
@@ -149,8 +160,10 @@ def kernels_dir(*, user: bool = False, sys_prefix: bool = False, prefix: str | N
     Raises:
         ValueError: More than one location was given.
     """
-    if user + sys_prefix + (prefix is not None) > 1:
-        raise ValueError("give at most one of user, sys_prefix and prefix")
+    if user + sys_prefix + (prefix is not None) + (folder is not None) > 1:
+        raise ValueError("give at most one of --user, --sys-prefix, --prefix and --folder")
+    if folder is not None:
+        return Path(folder)
     if prefix is not None:
         return Path(prefix, "share", "jupyter", "kernels")
     if not user and (sys_prefix or sys.prefix != sys.base_prefix):
@@ -169,10 +182,13 @@ def install_kernel_spec(
     user: bool = False,
     sys_prefix: bool = False,
     prefix: str | None = None,
+    folder: str | None = None,
+    arguments: Sequence[str] = (),
 ) -> Path:
     """Write the kernel spec of async-kernel itself (what ``async-kernel install`` does).
 
     The same as `write_kernel_spec` without a command or launcher of its own; see there.
+    ``arguments`` are kernel settings the spec's command passes to ``start``.
     """
     return write_kernel_spec(
         name,
@@ -182,6 +198,8 @@ def install_kernel_spec(
         user=user,
         sys_prefix=sys_prefix,
         prefix=prefix,
+        folder=folder,
+        arguments=arguments,
     )
 
 
@@ -200,6 +218,8 @@ def write_kernel_spec(
     user: bool = False,
     sys_prefix: bool = False,
     prefix: str | None = None,
+    folder: str | None = None,
+    arguments: Sequence[str] = (),
 ) -> Path:
     """Write a kernel spec, replacing an async-kernel spec of the same name.
 
@@ -221,6 +241,8 @@ def write_kernel_spec(
         user: Install for the current user.
         sys_prefix: Install into this Python environment.
         prefix: Install under `<prefix>/share/jupyter`.
+        folder: Install into this `kernels` folder.
+        arguments: Settings for the kernel's command line (see `build_kernel_spec`).
 
     Returns:
         The spec directory.
@@ -235,7 +257,7 @@ def write_kernel_spec(
         raise ValueError("give a command or a launcher, not both")
     name = check_kernel_name(name or default_kernel_name(backend))
     check_backend(backend)
-    parent = kernels_dir(user=user, sys_prefix=sys_prefix, prefix=prefix)
+    parent = kernels_dir(user=user, sys_prefix=sys_prefix, prefix=prefix, folder=folder)
     destination = parent / name
     existing = _read_spec(destination)
     if destination.exists() and (existing is None or not _is_ours(existing)):
@@ -244,7 +266,11 @@ def write_kernel_spec(
             f"another name or remove it first with: jupyter kernelspec remove {name}"
         )
     spec = build_kernel_spec(
-        name, display_name=display_name, backend=backend, env=dict(env) if env else None
+        name,
+        display_name=display_name,
+        backend=backend,
+        env=dict(env) if env else None,
+        arguments=arguments,
     )
     script = None
     if launcher is not None:
@@ -355,18 +381,21 @@ def remove_kernel_spec(name: str = DEFAULT_NAME, *, prefix: str | None = None) -
     )
 
 
-def list_kernel_specs(*, prefix: str | None = None) -> list[InstalledKernelSpec]:
+def list_kernel_specs(
+    *, prefix: str | None = None, folder: str | None = None
+) -> list[InstalledKernelSpec]:
     """Return the async-kernel specs Jupyter can see, sorted by name.
 
     Args:
         prefix: Look only under `<prefix>/share/jupyter` instead of Jupyter's search path.
+        folder: Look only in this `kernels` folder.
 
     Where several directories hold a spec of the same name, the first on the search path wins,
     as in Jupyter; specs of other kernels are left out.
     """
     found: dict[str, InstalledKernelSpec] = {}
     seen: set[str] = set()
-    for directory in _search_dirs(prefix):
+    for directory in [Path(folder)] if folder is not None else _search_dirs(prefix):
         if not directory.is_dir():
             continue
         for spec_dir in sorted(directory.iterdir()):

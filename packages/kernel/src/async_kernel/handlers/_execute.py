@@ -145,6 +145,10 @@ class ExecuteHandler:
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
                 errors.close(msg, started, await self._arrivals.received_so_far())
+        if state.interrupted and shell.terminating:
+            # SIGTERM: the kernel's exit answers the cell, as with ipykernel (clients such as
+            # nbclient then report a dead kernel); its error above says why.
+            return
         sender.reply(msg, "execute_reply", reply, {"status": reply["status"]})
         if shell.exit_now:
             shell.exit_now = False

@@ -11,15 +11,18 @@ belong to the running cell. So cells running at once in several threads each see
 
 from __future__ import annotations
 
+import ast
 import atexit
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
 import traceback
 from array import array
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.compilerop import CachingCompiler
@@ -38,9 +41,16 @@ from ..runtime._context import current_request
 from ..runtime._interrupts import CellState, current_cell
 from ._history import KernelHistoryManager
 from ._subshell import current_subshell
+from ._system import (
+    RESTART_NOTE,
+    TopLevelCommands,
+    changes_packages,
+    package_command,
+    run_command,
+)
 
 if TYPE_CHECKING:
-    from types import TracebackType
+    from collections.abc import Awaitable
 
     from IPython.core.completer import IPCompleter
     from IPython.core.history import HistoryManager
@@ -143,10 +153,17 @@ class CellCompiler(CachingCompiler):
     Tracebacks still read ``Cell In[n]``: IPython maps the name back through its filename map.
     Cells over :data:`MAX_HASHED_CELL` keep IPython's own name, so the debugger cannot stop in
     them; hashing a huge cell on every run would cost seconds.
+
+    When ``IPYKERNEL_CELL_NAME`` is set (nbclient and nbval set it for tracebacks that do not
+    change between runs), every cell gets that name, as in ipykernel; the debugger then cannot
+    tell cells apart.
     """
 
     def get_code_name(self, raw_code: str, transformed_code: str, number: int) -> str:
         """The cell's file name: the same path ``dumpCell`` writes for this code."""
+        fixed_name = os.environ.get("IPYKERNEL_CELL_NAME")
+        if fixed_name:
+            return fixed_name
         if len(raw_code) > MAX_HASHED_CELL:
             return super().get_code_name(raw_code, transformed_code, number)
         return cell_files.path_for(raw_code)
@@ -245,8 +262,37 @@ class KernelShell(InteractiveShell):
     gui_manager: GuiManager | None = None
     """Switches GUI integrations for ``%gui`` and ``%matplotlib`` (set by the kernel)."""
 
-    # `!cmd` streams its output through sys.stdout as the command runs.
+    # `!cmd` streams its output through sys.stdout as the command runs (blocking; a cell's
+    # top-level `!cmd` awaits `system_async` instead, see `_system`).
     system = InteractiveShell.system_piped
+
+    def system_async(self, cmd: str) -> Awaitable[None]:
+        """``!cmd`` at a cell's top level: run it while the cell's event loop goes on.
+
+        Sets ``_exit_code`` in the user namespace, as ``!cmd`` does.
+        """
+        return self._run_command(self.var_expand(cmd, depth=1))
+
+    def package_command_async(self, tool: str, line: str) -> Awaitable[None]:
+        """``%pip`` or ``%uv`` at a cell's top level, run as :meth:`system_async` runs ``!cmd``."""
+        command = package_command(tool, self.var_expand(line, depth=1))
+        note = RESTART_NOTE if changes_packages(line) else ""
+        return self._run_command(command, note)
+
+    def transform_ast(self, node: ast.AST) -> ast.AST:
+        """IPython's AST transformers, then top-level ``!cmd``/``%pip``/``%uv`` made to await.
+
+        The rewrite (``_system``) runs only for cells that have such a statement at all.
+        """
+        node = super().transform_ast(node)
+        if isinstance(node, ast.Module) and any(map(_may_run_command, node.body)):
+            node = TopLevelCommands().visit(node)
+        return node
+
+    async def _run_command(self, command: str, note: str = "") -> None:
+        self.user_ns["_exit_code"] = await run_command(command)
+        if note:
+            sys.stdout.write(note)
 
     _main_execution_count: int = 1
     _main_history: HistoryManager | None = None
@@ -363,21 +409,57 @@ class KernelShell(InteractiveShell):
         """Publish the error on iopub and remember it for the execute reply."""
         cell = current_cell.get()
         if cell is not None and cell.interrupted and _is_interrupt(etype, cell):
-            where = _where_interrupted(evalue.__traceback__)
+            timeout = None
             if cell.timed_out:
-                evalue = CellTimeoutError(
+                timeout = CellTimeoutError(
                     f"the cell ran past its timeout of {cell.timeout:g} s and was interrupted"
                 )
-                etype = CellTimeoutError
-                stb = [*where, f"\x1b[0;31mCellTimeoutError\x1b[0m: {evalue}"]
-            else:
-                stb = [*where, _INTERRUPTED]
-                etype, evalue = KeyboardInterrupt, KeyboardInterrupt()
+            etype, evalue, stb = self._interrupted_traceback(evalue.__traceback__, timeout)
         content = {"ename": etype.__name__, "evalue": str(evalue), "traceback": stb}
         self.sink.flush_streams()
         self.sink.publish("error", content)
         if cell is not None:
             cell.error = content
+        elif sys.__stderr__ is not None:
+            # No cell to show it (start-up code, a config's exec_lines): the kernel's log does.
+            sys.__stderr__.write(_ANSI_ESCAPE.sub("", "\n".join(stb)) + "\n")
+            sys.__stderr__.flush()
+
+    def _interrupted_traceback(
+        self, tb: TracebackType | None, error: BaseException | None = None
+    ) -> tuple[type[BaseException], BaseException, list[str]]:
+        """An interrupted cell's error as IPython formats a KeyboardInterrupt (as ipykernel's).
+
+        Only the cell's own frames are shown: the kernel's, IPython's and the event loop's
+        between them are left out. A kernel that is shutting down (SIGTERM) says so; a cell
+        stopped by its ``timeout=`` directive shows ``error`` (a ``CellTimeoutError``) instead.
+        """
+        if error is None:
+            error = KeyboardInterrupt(*(["the kernel is terminating"] if self.terminating else []))
+        try:
+            cell_tb = _without_kernel_frames(tb)
+            stb = self.InteractiveTB.structured_traceback(type(error), error, cell_tb, tb_offset=0)
+        except Exception:  # noqa: BLE001 - never lose the error to its formatting
+            stb = [f"{type(error).__name__}: {error}"]
+        return type(error), error, list(stb)
+
+    # --- ipykernel's shell: what libraries call on get_ipython() -------------------------------
+
+    def get_parent(self) -> dict[str, Any]:
+        """The request the calling code runs for, as a message dict (ipykernel's shell has it)."""
+        return self.kernel.get_parent() if self.kernel is not None else {}
+
+    def set_parent(self, parent: object) -> None:
+        """Accepted and ignored: output follows each request through context variables."""
+        del parent
+
+    @property
+    def parent_header(self) -> dict[str, Any]:
+        """The current request (``session.send(..., parent=shell.parent_header)`` takes it)."""
+        return self.get_parent()
+
+    terminating: bool = False
+    """Set when the kernel is shutting down: interrupted cells say so in their error."""
 
     def showtraceback(
         self,
@@ -444,6 +526,16 @@ class KernelShell(InteractiveShell):
     keepkernel_on_exit: bool = False
 
 
+def _may_run_command(statement: ast.stmt) -> bool:
+    """Whether a cell's statement may be ``get_ipython().system(...)`` or a line magic call."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr in ("system", "run_line_magic")
+    )
+
+
 def _holds_group(value: BaseException | None) -> bool:
     while value is not None:
         if isinstance(value, BaseExceptionGroup):
@@ -452,7 +544,8 @@ def _holds_group(value: BaseException | None) -> bool:
     return False
 
 
-_INTERRUPTED = "\x1b[0;31mKeyboardInterrupt\x1b[0m: the cell was interrupted"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+"""Colour codes, left out of tracebacks written to the kernel's log."""
 
 
 def load_python_lexer() -> None:
@@ -477,17 +570,24 @@ def _package_dirs(*names: str) -> tuple[str, ...]:
 
 
 _KERNEL_CODE = _package_dirs(
-    "IPython", "asyncio", "anyio", "trio", "outcome", "async_caller", __package__ or "async_kernel"
+    "IPython", "asyncio", "anyio", "trio", "outcome", "async_caller", "async_kernel"
 )
 """Where the frames between the kernel and the cell's code live: left out of tracebacks."""
 
 
-def _where_interrupted(tb: TracebackType | None) -> list[str]:
-    """The cell's own frames at the interrupt, plainly formatted (milliseconds, not 100s)."""
-    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_KERNEL_CODE)]
-    if not frames:
-        return []
-    return ["Traceback (most recent call last):", *traceback.format_list(frames)]
+def _without_kernel_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback ``tb`` with only the cell's own frames, linked anew."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_KERNEL_CODE):
+            kept.append(tb)
+        tb = tb.tb_next
+    linked: TracebackType | None = None
+    for entry in reversed(kept):
+        # tb_lineno is None for an entry made at a line still being traced (a pure-Python loop)
+        line = entry.tb_lineno if entry.tb_lineno is not None else entry.tb_frame.f_lineno
+        linked = TracebackType(linked, entry.tb_frame, entry.tb_lasti, line)
+    return linked
 
 
 def _is_interrupt(etype: type[BaseException], cell: CellState) -> bool:

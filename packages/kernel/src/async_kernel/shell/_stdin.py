@@ -68,7 +68,9 @@ class StdinBridge:
     def _request(self, prompt: str, *, password: bool) -> str:
         request = current_request.get()
         if request is None or not request.content.get("allow_stdin", False):
-            msg = "input() is not available here: the frontend does not accept input requests"
+            # ipykernel's words: tools and tests compare them.
+            caller = "getpass" if password else "raw_input"
+            msg = f"{caller} was called, but this frontend does not support input requests."
             raise StdinNotImplementedError(msg)
         if os.getpid() != self._kernel_pid:
             msg = "input() is not available in a process forked from the kernel"
