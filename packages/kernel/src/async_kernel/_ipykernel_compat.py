@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .messaging._codec import MessageCodec
     from .messaging._message import MessageFactory
     from .messaging._transport import Transport
+    from .runtime._outbox import Outbox
     from .shell._shell import KernelShell
 
 __all__ = ["IPyKernelCompat", "KernelSession", "KernelSocket"]
@@ -115,7 +116,7 @@ class KernelSession:
         kernel = self._kernel
         parent_message = _as_message(parent) if parent else None
         if stream.channel is Channel.iopub:
-            kernel.publish(
+            kernel.outbox.publish(
                 message["msg_type"],
                 message["content"],
                 parent_message,
@@ -152,6 +153,7 @@ class IPyKernelCompat:
     """ipykernel's names on the Kernel (a base class of it; see the module docstring)."""
 
     shell: KernelShell
+    outbox: Outbox
     comm_manager: CommManager
     dispatcher: Dispatcher
     factory: MessageFactory
@@ -177,23 +179,6 @@ class IPyKernelCompat:
         self._parent_ident: dict[str, bytes] = {"shell": b"", "control": b""}
         self._waiting: collections.deque[Message] = collections.deque()
         self._waiting_lock = threading.Lock()
-
-    def publish(
-        self,
-        msg_type: str,
-        content: dict[str, Any],
-        parent: Message | None = None,
-        metadata: dict[str, Any] | None = None,
-        buffers: Sequence[bytes | memoryview] = (),
-        *,
-        urgent: bool = False,
-    ) -> None:
-        """Send on iopub (the Kernel's own)."""
-        raise NotImplementedError
-
-    def flush_streams(self) -> None:
-        """Publish buffered output (the Kernel's own)."""
-        raise NotImplementedError
 
     @property
     def execution_count(self) -> int:
@@ -253,7 +238,7 @@ class IPyKernelCompat:
         A cell that blocks the main thread (jupyter-ui-poll's ``run_ui_poll_loop``) calls this
         to let widget events through; a message the shell's queue ran already is skipped.
         """
-        self.flush_streams()
+        self.outbox.flush_streams()
         while True:
             with self._waiting_lock:
                 if not self._waiting:
