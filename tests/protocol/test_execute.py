@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -230,6 +231,55 @@ def test_stop_on_error_aborts_a_request_made_before_the_failure_that_arrives_aft
     reply, messages = kernel.execute("print('runs again')")
     assert reply["content"]["status"] == "ok"
     assert stdout_of(messages) == "runs again\n"
+
+
+def test_stop_on_error_counts_from_when_the_failing_request_arrived(
+    kernel: KernelHarness, tmp_path: Path
+) -> None:
+    """Run All where the failing cell waits behind a slow one and the next request is late.
+
+    The client cannot see the error before the kernel sends it, so a request it made while the
+    failing one waited in the kernel was made blind to the error, and is aborted even when it
+    arrives after the failure. The rule once counted only the failing cell's own short run,
+    and JupyterLab under load ran the cell after an error.
+    """
+    started, arrived, go = tmp_path / "started", tmp_path / "arrived", tmp_path / "go"
+    first = kernel.client.execute(
+        "import pathlib, time\n"
+        "dispatcher = get_ipython().kernel.dispatcher\n"
+        "seen = dispatcher.last_seq\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "while dispatcher.last_seq == seen:\n"
+        "    time.sleep(0.005)\n"
+        f"pathlib.Path({str(arrived)!r}).touch()\n"
+        f"while not pathlib.Path({str(go)!r}).exists():\n"
+        "    time.sleep(0.005)\n"
+    )
+    wait_for_file(started)
+    failing = _made_now(kernel, "1 / 0")
+    kernel.client.shell_channel.send(failing)
+    wait_for_file(arrived)
+    transit = (datetime.now(UTC) - failing["header"]["date"]).total_seconds()
+    time.sleep(0.5)  # longer than the failing cell takes to fail, once it starts
+    late = _made_now(kernel, "print('must not run')")
+    # Longer than the failing request took to arrive: the failure is then later than the
+    # late request's date by more than that transit, whatever the machine's load.
+    time.sleep(max(0.1, 2 * transit))
+    go.touch()
+    assert kernel.reply_for(first)["content"]["status"] == "ok"
+    assert kernel.reply_for(failing["header"]["msg_id"])["content"]["status"] == "error"
+    kernel.client.shell_channel.send(late)
+    assert kernel.reply_for(late["header"]["msg_id"])["content"] == {"status": "aborted"}
+    assert stdout_of(kernel.iopub_for(late["header"]["msg_id"])) == ""
+    assert kernel.execute("print('runs again')")[0]["content"]["status"] == "ok"
+
+
+def wait_for_file(path: Path) -> None:
+    """Wait until a cell has created ``path``."""
+    deadline = time.monotonic() + TIMEOUT
+    while not path.exists():
+        assert time.monotonic() < deadline, f"the cell never created {path.name}"
+        time.sleep(0.005)
 
 
 @pytest.mark.callable_interface

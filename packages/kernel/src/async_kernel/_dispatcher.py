@@ -25,6 +25,7 @@ import inspect
 import itertools
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -220,6 +221,7 @@ class Dispatcher:
     def dispatch(self, msg: Message) -> None:
         """Route one verified request (IO thread)."""
         msg.seq = self.last_seq = next(self._seq)
+        msg.arrived = time.monotonic()
         msg_type = msg.msg_type
         handler = self._handlers.get(msg_type)
         mode = DEFAULT_RUN_MODES.get(msg_type, {}).get(msg.channel)

@@ -144,7 +144,8 @@ class ExecuteHandler:
             if stop_on_error and not directives.raises_exception:
                 # Abort what the client sent before the failure, even requests the IO
                 # thread had not read yet (a busy machine): "Run All" sends every cell at once.
-                errors.close(msg, started, await self._arrivals.received_so_far())
+                since = msg.arrived or started
+                errors.close(msg, since, await self._arrivals.received_so_far())
         if state.interrupted and shell.terminating:
             # SIGTERM: the kernel's exit answers the cell, as with ipykernel (clients such as
             # nbclient then report a dead kernel); its error above says why.
@@ -226,13 +227,15 @@ class ExecuteHandler:
 # - **By arrival.** Every request the kernel had received when the cell failed (the failing cell
 #   first has the IO thread read what is waiting, then takes the dispatcher's count).
 # - **By the client's own clock.** A request that arrives later, from the same client session,
-#   whose header ``date`` is earlier than the failing request's ``date`` plus the time the cell
-#   ran before failing. Its client made it before it could have seen the error, so it would have
-#   waited behind the failing cell. JupyterLab's "Run All" makes every cell's request at once,
+#   whose header ``date`` is earlier than the failing request's ``date`` plus the time from its
+#   arrival to the failure. Its client made it before it could have seen the error, so it
+#   would have waited behind the failing cell. JupyterLab's "Run All" makes every cell's request at once,
 #   and jupyter_server can pass some of them on after a quick failure; they must not run.
 #   Only dates from the same client are compared, never with the kernel's clock, so clocks
-#   that differ between machines do not matter. The time the request waited in the kernel
-#   before it started is left out, which can only spare a request, never abort a later one.
+#   that differ between machines do not matter. The time counts from when the failing
+#   request reached the kernel, not from when its cell started: Run All's failing cell waits
+#   behind the ones before it, and its client cannot see the error before the kernel sends
+#   it, so a request dated within that span was made blind to it (a queued cell in ipykernel).
 
 
 def client_date(message: Message) -> datetime | None:
@@ -277,8 +280,8 @@ class ErrorFence:
         self._session, self._made_before = None, None
         return False
 
-    def close(self, failed: Message, started: float, last_seq: int) -> None:
-        """Record a failure of ``failed``, whose cell started at ``started`` (monotonic).
+    def close(self, failed: Message, since: float, last_seq: int) -> None:
+        """Record a failure of ``failed``, which reached the kernel at ``since`` (monotonic).
 
         ``last_seq`` is the number of the last request received when it failed.
         """
@@ -288,4 +291,4 @@ class ErrorFence:
             self._session, self._made_before = None, None
             return
         self._session = failed.header.get("session")
-        self._made_before = made + timedelta(seconds=time.monotonic() - started)
+        self._made_before = made + timedelta(seconds=time.monotonic() - since)

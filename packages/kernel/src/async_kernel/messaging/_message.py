@@ -47,6 +47,8 @@ class Message:
     """Arrival order, set by the dispatcher: later requests have larger numbers."""
     started: bool = False
     """Set when a handler starts on it: a request dropped before that still gets a reply."""
+    arrived: float = 0.0
+    """When the dispatcher took it (``time.monotonic()``); 0.0 for messages built here."""
 
     @property
     def msg_type(self) -> str:
