@@ -14,6 +14,8 @@ from tests.kernel_fixtures import outputs, stdout_of
 from tests.protocol.test_subshells import create_subshell, send_execute
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.kernel_fixtures import KernelHarness
 
 SETUP = """\
@@ -158,6 +160,75 @@ def test_kernel_loop_run_until_complete_says_what_to_write(kernel: KernelHarness
     assert content["ename"] == "KernelLoopInUseError"
     assert "await" in content["evalue"]
     assert "asyncio.run(coro)" in content["evalue"]
+
+
+NOTHING_PATCHED = """\
+import asyncio, anyio, trio
+from asyncio import base_events, runners
+from anyio._core import _eventloop
+from trio._core import _run
+originals = {
+    'asyncio.run': (asyncio.run, runners.run),
+    'Runner.run': (runners.Runner.run, runners.Runner.__dict__['run']),
+    'run_until_complete': (
+        base_events.BaseEventLoop.run_until_complete,
+        base_events.BaseEventLoop.__dict__['run_until_complete'],
+    ),
+    'anyio.run': (anyio.run, _eventloop.run),
+    'trio.run': (trio.run, _run.run),
+}
+[
+    name
+    for name, (seen, defined) in originals.items()
+    if seen is not defined
+    or hasattr(seen, '__wrapped__')
+    or 'async_kernel' in seen.__code__.co_filename
+]
+"""
+
+
+@pytest.mark.parametrize("where", ["main", "thread"])
+def test_no_runner_is_patched(prepared: dict[str, Any], where: str) -> None:
+    """A library sees asyncio, anyio and trio as they are, in a cell and outside one."""
+    reply, messages = run_where(prepared, where, NOTHING_PATCHED)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert outputs(messages, "execute_result")[0]["data"]["text/plain"] == "[]"
+
+
+LIBRARY = """\
+import asyncio
+
+
+async def _fetch(tag):
+    await asyncio.sleep(0)
+    return tag
+
+
+def fetch(tag):
+    return asyncio.run(_fetch(tag))
+"""
+
+
+@pytest.mark.parametrize("kernel", ["asyncio"], indirect=True)  # trio: no asyncio loop to hide
+@pytest.mark.parametrize("where", ["main", "subshell"])
+def test_runner_inside_a_library_says_how_to_call_it(
+    prepared: dict[str, Any], where: str, tmp_path: Path
+) -> None:
+    """A library's own asyncio.run is not helped: the error gets a note, whose advice works."""
+    library = tmp_path / f"sync_library_{where}.py"
+    library.write_text(LIBRARY)
+    module = library.stem
+    code = f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport {module}\n"
+    reply, messages = run_where(prepared, where, code + f"{module}.fetch('x')")
+    assert reply["content"]["status"] == "error"
+    assert "cannot be called from a running event loop" in reply["content"]["evalue"]
+    stderr = "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stderr")
+    assert "await asyncio.to_thread(func, ...)" in stderr
+    reply, messages = run_where(
+        prepared, where, f"import asyncio\nawait asyncio.to_thread({module}.fetch, 'y')"
+    )
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert outputs(messages, "execute_result")[0]["data"]["text/plain"] == "'y'"
 
 
 BLOCKING = {

@@ -38,7 +38,7 @@ from .messaging._message import Channel, Message, MessageFactory
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
 from .runtime._outbox import Outbox
-from .runtime._own_loops import backend_hider, install_own_loops
+from .runtime._own_loops import backend_hider, enable_own_loops
 from .runtime._task_interrupts import TaskInterruptController
 from .runtime._worker_callers import WorkerCallers
 from .shell._gui import GuiManager
@@ -245,7 +245,7 @@ class Kernel(IPyKernelCompat):
         self._restore.append(uninstall_library_compat)
         # Without threads (Pyodide) an inner loop's interrupt has no thread to watch it land.
         own_loop_interrupts = self.interrupts if threads_available() else None
-        self._restore.append(install_own_loops(own_loop_interrupts, backend_hider(self.backend)))
+        self._restore.append(enable_own_loops(own_loop_interrupts, backend_hider(self.backend)))
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         self.shell.register_magics(
             KernelMagics(

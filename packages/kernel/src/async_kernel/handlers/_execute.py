@@ -119,6 +119,10 @@ class ExecuteHandler:
             if _own_loops.open_sections:  # the cell left its own loop marked running
                 _own_loops.close_sections_left_open()
             current_cell.reset(token)
+        if state.error is not None:
+            hint = _own_loops.runner_error_hint(state.error["ename"], state.error["evalue"])
+            if hint is not None:
+                sys.stderr.write(hint)
         sender.flush_streams()
         payload = state.payload
         reply: dict[str, Any]

@@ -11,15 +11,15 @@ So, while a cell's code is inside one of these calls (a *section*), the kernel h
 loop from the thread: asyncio's running-loop marker, sniffio's library name (thread-local and
 the cell's context variable), the thread's Caller, trio's run state on the trio backend (a
 hook of async-kernel-trio) and, for trio in the main thread, the signal wakeup descriptor. The
-section puts them back when the call returns or raises. Outside a cell, and in threads where
-no kernel loop runs, each entry point calls straight through to the original.
+section puts them back when the call returns or raises.
 
-Python 3.11 has no hook that fires when a given function starts (``sys.monitoring`` came in
-3.12), so the entry points are wrapped at kernel start, and put back when it stops: ``asyncio.run``,
-``asyncio.Runner.run``, ``BaseEventLoop.run_until_complete`` / ``run_forever``, ``anyio.run``,
-and, when they are imported, ``trio.run`` and Playwright's sync context manager. A wrapper does
-nothing but call the original unless it is called from a cell's thread where the kernel's loop
-is marked running.
+Nothing of asyncio, anyio, trio or Playwright is patched. The cell compiler
+(``shell._own_loop_calls``) routes each call site of a cell whose callee is *named* like a
+runner (``run``, ``run_until_complete``, ...) through :func:`own_loop`, which looks at the
+object actually called and, only for a runner called in a cell's thread where the kernel's
+loop runs, calls it in a section. A library that starts a loop inside its own code is not
+helped (Python 3.11 has no hook for a function's start); its error gets a note that says to
+run it in a thread (:func:`runner_error_hint`).
 
 While a section runs, an interrupt for its cell goes to the innermost loop the section runs:
 an asyncio loop gets a callback that raises ``KeyboardInterrupt`` (it also wakes the loop from
@@ -31,9 +31,9 @@ callback soon (its code blocks), the interrupt controller falls back to raising 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
-import importlib.abc
 import importlib.util
 import os
 import signal
@@ -41,6 +41,7 @@ import sys
 import threading
 from asyncio import events
 from dataclasses import dataclass, field
+from types import BuiltinMethodType, MethodType
 from typing import TYPE_CHECKING, Any
 
 import sniffio
@@ -52,13 +53,20 @@ from ._backends import resolve_backend
 from ._interrupts import InterruptController, current_cell
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Coroutine, Iterator
     from contextlib import AbstractContextManager
-    from importlib.machinery import ModuleSpec
     from types import ModuleType
 
 
-__all__ = ["backend_hider", "close_sections_left_open", "install_own_loops", "open_sections"]
+__all__ = [
+    "HELPER_NAME",
+    "backend_hider",
+    "close_sections_left_open",
+    "enable_own_loops",
+    "open_sections",
+    "own_loop",
+    "runner_error_hint",
+]
 
 _KERNEL_LOOP_IN_USE = (
     "{what}() was called on the kernel's own event loop, which is running this cell: it "
@@ -266,66 +274,131 @@ def close_sections_left_open() -> None:
         _end(stack[0])
 
 
-# --- the wrapped entry points ------------------------------------------------------------------
+# --- the runners a cell calls ------------------------------------------------------------------
+
+HELPER_NAME = "__async_kernel_own_loop__"
+"""The builtin that call sites of cells go through (see ``shell._own_loop_calls``)."""
 
 
-def _wrap_runner(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if not _kernel_loop_here():
-            return original(*args, **kwargs)
-        with _section(kind):
-            return original(*args, **kwargs)
+def own_loop(func: Any) -> Any:
+    """What a cell's call site calls in place of ``func`` (the cell's thread).
 
-    return run
-
-
-def _wrap_loop_method(original: Callable[..., Any], what: str) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def run(self: asyncio.AbstractEventLoop, *args: Any, **kwargs: Any) -> Any:
-        if not _kernel_loop_here():
-            return original(self, *args, **kwargs)
-        if not _sections.stack and self is events._get_running_loop():
-            raise KernelLoopInUseError(_KERNEL_LOOP_IN_USE.format(what=f"loop.{what}"))
-        with _section(what) as section:
-            section.loop = self
-            return original(self, *args, **kwargs)
-
-    return run
+    ``func`` itself, unless it is an event-loop runner called from a cell's thread where the
+    kernel's loop runs: then a function that calls it in a section. Nothing is patched: the
+    cell compiler routes only the cell's own call sites named like a runner through here.
+    """
+    if current_cell.get() is None:
+        return func
+    try:
+        wrapper = _section_wrapper(func)
+    except Exception:  # noqa: BLE001 - an odd callable is never a runner: call it as written
+        return func
+    if wrapper is None or not _kernel_loop_here():
+        return func
+    return wrapper
 
 
-def _wrap_trio_run(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def run(async_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not _kernel_loop_here():
-            return original(async_fn, *args, **kwargs)
+def _section_wrapper(func: Any) -> Callable[..., Any] | None:
+    """How to call ``func`` in a section, or None if it runs no loop of its own."""
+    kind = type(func)
+    if kind is MethodType or kind is BuiltinMethodType:
+        owner = func.__self__
+        name = func.__name__
+        if isinstance(owner, asyncio.AbstractEventLoop) and name in _LOOP_METHODS:
+            return functools.partial(_run_loop_method, func, owner, name)
+        if isinstance(owner, asyncio.Runner) and name == "run":
+            return functools.partial(_run_coroutine, func, "asyncio.Runner.run")
+        return None
+    if func is asyncio.runners.run:
+        return functools.partial(_run_coroutine, func, "asyncio.run")
+    for module_name, attribute, make in _MODULE_RUNNERS:
+        module = sys.modules.get(module_name)
+        if module is not None and func is getattr(module, attribute, None):
+            return make(func, module)
+    return None
+
+
+_LOOP_METHODS = frozenset({"run_until_complete", "run_forever"})
+
+
+def _run_coroutine(func: Callable[..., Any], kind: str, main: Any, /, **kwargs: Any) -> Any:
+    """``asyncio.run(main)`` or ``runner.run(main)`` in a section that knows the inner loop."""
+    if not asyncio.iscoroutine(main):
+        return func(main, **kwargs)  # the runner's own error
+    with _section(kind) as section:
+        return func(_reporting_loop(section, main), **kwargs)
+
+
+async def _reporting_loop(section: _Section, main: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``main``, having told ``section`` which loop runs it (for interrupts)."""
+    section.loop = asyncio.get_running_loop()
+    return await main
+
+
+def _reporting_run(section: _Section, async_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``async_fn`` for ``anyio.run`` or ``trio.run``: tells ``section`` how to interrupt it."""
+
+    async def run(*args: Any) -> Any:
+        if sniffio.current_async_library() != "trio":
+            section.loop = asyncio.get_running_loop()
+            return await async_fn(*args)
         trio: Any = sys.modules["trio"]
+        interrupted = threading.Event()
+        token = trio.lowlevel.current_trio_token()
+        with trio.CancelScope() as scope:
+
+            def cancel(landed: Callable[[], None]) -> None:
+                interrupted.set()
+
+                def in_trio() -> None:
+                    landed()
+                    scope.cancel()
+
+                token.run_sync_soon(in_trio)
+
+            section.trio_cancel = cancel
+            result = await async_fn(*args)
+        if scope.cancelled_caught and interrupted.is_set():
+            raise KeyboardInterrupt
+        return result
+
+    return functools.update_wrapper(run, async_fn)
+
+
+def _run_loop_method(
+    func: Callable[..., Any], loop: asyncio.AbstractEventLoop, what: str, *args: Any, **kwargs: Any
+) -> Any:
+    if not _sections.stack and loop is events._get_running_loop():
+        raise KernelLoopInUseError(_KERNEL_LOOP_IN_USE.format(what=f"loop.{what}"))
+    with _section(what) as section:
+        section.loop = loop
+        return func(*args, **kwargs)
+
+
+def _trio_runner(run: Callable[..., Any], module: ModuleType) -> Callable[..., Any]:
+    """``trio.run`` in a section whose interrupt cancels the run's main task."""
+    del module
+
+    def run_in_section(async_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with _section("trio.run") as section, _no_wakeup_fd_in_main_thread():
-            interrupted = threading.Event()
+            return run(_reporting_run(section, async_fn), *args, **kwargs)
 
-            async def guarded(*inner_args: Any) -> Any:
-                token = trio.lowlevel.current_trio_token()
-                with trio.CancelScope() as scope:
+    return run_in_section
 
-                    def cancel(landed: Callable[[], None]) -> None:
-                        interrupted.set()
 
-                        def in_trio() -> None:
-                            landed()
-                            scope.cancel()
+def _anyio_runner(run: Callable[..., Any], module: ModuleType) -> Callable[..., Any]:
+    """``anyio.run`` in a section, on either of its backends."""
+    del module
 
-                        token.run_sync_soon(in_trio)
+    def run_in_section(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        on_trio = kwargs.get("backend", "asyncio") == "trio"
+        with (
+            _section("anyio.run") as section,
+            _no_wakeup_fd_in_main_thread() if on_trio else contextlib.nullcontext(),
+        ):
+            return run(_reporting_run(section, func), *args, **kwargs)
 
-                    section.trio_cancel = cancel
-                    result = await async_fn(*inner_args)
-                if scope.cancelled_caught and interrupted.is_set():
-                    raise KeyboardInterrupt
-                return result
-
-            functools.update_wrapper(guarded, async_fn)
-            return original(guarded, *args, **kwargs)
-
-    return run
+    return run_in_section
 
 
 @contextlib.contextmanager
@@ -345,48 +418,58 @@ def _no_wakeup_fd_in_main_thread() -> Iterator[None]:
         signal.set_wakeup_fd(previous, warn_on_full_buffer=False)
 
 
-def _wrap_playwright(manager: Any) -> None:
-    """Keep a section open from ``sync_playwright().__enter__`` to its ``__exit__``.
+class _PlaywrightSection:
+    """What ``sync_playwright()`` gives a cell: its context manager inside a section.
 
     Playwright runs its loop in a greenlet and marks it running in the thread between its
-    calls, so the kernel's loop stays hidden for the whole ``with`` block.
+    calls, so the section lasts from ``__enter__`` (or ``start()``) to ``__exit__``.
     """
-    enter = manager.__enter__
-    leave = manager.__exit__
 
-    @functools.wraps(enter)
-    def __enter__(self: Any) -> Any:
-        if not _kernel_loop_here():
-            return enter(self)
-        context = _section("sync_playwright")
-        context.__enter__()
-        self.__async_kernel_section__ = context
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+        self._section: AbstractContextManager[_Section] | None = None
+
+    def __enter__(self) -> Any:
+        section = _section("sync_playwright")
+        section.__enter__()
+        self._section = section
         try:
-            return enter(self)
+            return self._manager.__enter__()
         except BaseException:
-            del self.__async_kernel_section__
-            context.__exit__(None, None, None)
+            self._close()
             raise
 
-    @functools.wraps(leave)
-    def __exit__(self: Any, *args: Any) -> Any:
-        context = self.__dict__.pop("__async_kernel_section__", None)
+    def start(self) -> Any:
+        """Playwright's ``start()``: the section stays open until ``stop()`` or the cell ends."""
+        playwright = self.__enter__()
+        manager_exit = self.__exit__
+
+        def stop() -> None:
+            manager_exit(None, None, None)
+
+        playwright.stop = stop
+        return playwright
+
+    def __exit__(self, *exc_info: object) -> Any:
         try:
-            return leave(self, *args)
+            return self._manager.__exit__(*exc_info)
         finally:
-            if context is not None:
-                context.__exit__(None, None, None)
+            self._close()
 
-    _patch(manager, "__enter__", __enter__)
-    _patch(manager, "__exit__", __exit__)
+    def _close(self) -> None:
+        section, self._section = self._section, None
+        if section is not None:
+            section.__exit__(None, None, None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
 
 
-def _wrap_trio(module: ModuleType) -> None:
-    _patch(module, "run", _wrap_trio_run(module.run))
-
-
-def _wrap_playwright_module(module: ModuleType) -> None:
-    _wrap_playwright(module.PlaywrightContextManager)
+def _playwright_runner(
+    sync_playwright: Callable[..., Any], module: ModuleType
+) -> Callable[..., Any]:
+    del module
+    return lambda *args, **kwargs: _PlaywrightSection(sync_playwright(*args, **kwargs))
 
 
 NEST_ASYNCIO_NOT_NEEDED = (
@@ -395,77 +478,54 @@ NEST_ASYNCIO_NOT_NEEDED = (
 )
 
 
-def _skip_nest_asyncio(module: ModuleType) -> None:
-    """Make ``nest_asyncio.apply()`` a no-op that says it is not needed.
+def _nest_asyncio_skip(apply: Callable[..., Any], module: ModuleType) -> Callable[..., Any]:
+    """``nest_asyncio.apply()`` answered with a note: it would make the kernel's loop reentrant.
 
-    It would patch asyncio for the whole process and make the kernel's own loop reentrant;
-    old notebooks call it first thing, so the call is answered with a note instead of an error.
+    Old notebooks call it first thing; it would patch asyncio for the whole process.
     """
+    del apply
     name = module.__name__
 
-    def apply(*args: object, **kwargs: object) -> None:
+    def skip(*args: object, **kwargs: object) -> None:
         del args, kwargs
         sys.stderr.write(NEST_ASYNCIO_NOT_NEEDED.format(name=name))
 
-    apply.__doc__ = "Do nothing: the kernel runs nested event loops by itself."
-    _patch(module, "apply", apply)
+    return skip
 
 
-_ON_IMPORT: dict[str, Callable[[ModuleType], None]] = {
-    "trio": _wrap_trio,
-    "playwright.sync_api._context_manager": _wrap_playwright_module,
-    "nest_asyncio": _skip_nest_asyncio,
-    "nest_asyncio2": _skip_nest_asyncio,
-}
-"""Modules whose runners are wrapped once they are imported."""
+_MODULE_RUNNERS: tuple[
+    tuple[str, str, Callable[[Callable[..., Any], ModuleType], Callable[..., Any]]], ...
+] = (
+    ("anyio", "run", _anyio_runner),
+    ("trio", "run", _trio_runner),
+    ("playwright.sync_api", "sync_playwright", _playwright_runner),
+    ("nest_asyncio", "apply", _nest_asyncio_skip),
+    ("nest_asyncio2", "apply", _nest_asyncio_skip),
+)
+"""Runners of modules imported by the time a cell calls them: (module, name, wrapper maker)."""
 
 
-class _WrapOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Wraps a module's runners right after the module runs (at its first import)."""
-
-    def __init__(self, pending: dict[str, Callable[[ModuleType], None]]) -> None:
-        self._pending = pending
-        self._loaders: dict[str, importlib.abc.Loader] = {}
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: ModuleType | None = None,
-    ) -> ModuleSpec | None:
-        del path, target
-        if fullname not in self._pending:
-            return None
-        wrap = self._pending.pop(fullname)
-        if not self._pending:
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        original_exec = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            original_exec(module)
-            wrap(module)
-
-        spec.loader = _ExecThen(loader, exec_module)
-        return spec
+RUNNER_IN_LIBRARY_HINT = (
+    "Note: an event loop was started here while the kernel's loop runs this cell. "
+    "asyncio.run(), loop.run_until_complete(), anyio.run() and trio.run() work when the cell's "
+    "own code calls them by those names; this one was called from inside a library or under "
+    "another name. Run such a call in a thread with no loop of its own: "
+    "`await asyncio.to_thread(func, ...)`.\n"
+)
+_RUNNER_ERRORS = (
+    "cannot be called from a running event loop",
+    "Cannot run the event loop while another loop is running",
+    "Already running asyncio in this thread",
+    "Attempted to call run() from inside a run()",
+    "It looks like you are using Playwright Sync API inside the asyncio loop",
+)
 
 
-class _ExecThen(importlib.abc.Loader):
-    """A loader that runs a module with another loader, then one more step."""
-
-    def __init__(self, loader: importlib.abc.Loader, exec_module: Callable[[ModuleType], None]):
-        self._loader = loader
-        self._exec_module = exec_module
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._exec_module(module)
+def runner_error_hint(ename: str, evalue: str) -> str | None:
+    """A note for a cell that failed because a library it called started a loop, or None."""
+    if ename not in ("RuntimeError", "Error") or not any(t in evalue for t in _RUNNER_ERRORS):
+        return None
+    return RUNNER_IN_LIBRARY_HINT
 
 
 def backend_hider(backend: str) -> Callable[[], AbstractContextManager[object] | None]:
@@ -480,11 +540,14 @@ def backend_hider(backend: str) -> Callable[[], AbstractContextManager[object] |
     return hide
 
 
-def install_own_loops(
+def enable_own_loops(
     interrupts: InterruptController | None,
     hide_backend: Callable[[], AbstractContextManager[object] | None] = lambda: None,
 ) -> Callable[[], None]:
-    """Wrap the runners of asyncio, anyio, trio and Playwright (kernel start, main thread).
+    """Let cells run their own loops (kernel start, main thread); patches nothing.
+
+    Adds the builtin :data:`HELPER_NAME` that the cell compiler's call sites use, and records
+    the kernel's hooks.
 
     Args:
         interrupts: where a section redirects its cell's interrupts; None without threads.
@@ -493,51 +556,21 @@ def install_own_loops(
             :func:`backend_hider`.
 
     Returns:
-        What puts every original back (the kernel calls it when it stops); a no-op for a
-        second kernel in the same process, whose cells the first kernel's wrappers serve.
+        What undoes it (the kernel calls it when it stops); a no-op for a second kernel in the
+        same process, whose cells the first kernel's hooks serve.
     """
     global _kernel
-    if _kernel is not None:  # a second kernel in this process: the first one's stays
+    if _kernel is not None:
         return lambda: None
     _kernel = _OwnLoops(interrupts, hide_backend)
-    _patch(asyncio, "run", _wrap_runner(asyncio.runners.run, "asyncio.run"))
-    _patch(asyncio.runners, "run", asyncio.run)
-    runner_class = asyncio.runners.Runner
-    _patch(runner_class, "run", _wrap_runner(runner_class.run, "asyncio.Runner.run"))
-    loop_class = asyncio.base_events.BaseEventLoop
-    for name in ("run_until_complete", "run_forever"):
-        _patch(loop_class, name, _wrap_loop_method(getattr(loop_class, name), name))
-    import anyio
-    from anyio._core import _eventloop
+    added = not hasattr(builtins, HELPER_NAME)
+    if added:
+        setattr(builtins, HELPER_NAME, own_loop)
 
-    _patch(anyio, "run", _wrap_runner(_eventloop.run, "anyio.run"))
-    _patch(_eventloop, "run", anyio.run)
-    pending = dict(_ON_IMPORT)
-    for name in list(pending):
-        module = sys.modules.get(name)
-        if module is not None:
-            pending.pop(name)(module)
-    finder = _WrapOnImport(pending) if pending else None
-    if finder is not None:
-        sys.meta_path.insert(0, finder)
-
-    def uninstall() -> None:
+    def disable() -> None:
         global _kernel
-        if finder is not None:
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(finder)
-        while _patched:
-            owner, name, previous = _patched.pop()
-            setattr(owner, name, previous)
         _kernel = None
+        if added and getattr(builtins, HELPER_NAME, None) is own_loop:
+            delattr(builtins, HELPER_NAME)
 
-    return uninstall
-
-
-_patched: list[tuple[object, str, object]] = []
-"""What the kernel replaced, with what was there before, in order."""
-
-
-def _patch(owner: object, name: str, value: object) -> None:
-    _patched.append((owner, name, getattr(owner, name)))
-    setattr(owner, name, value)
+    return disable

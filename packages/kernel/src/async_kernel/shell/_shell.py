@@ -40,6 +40,7 @@ from .._exceptions import CellTimeoutError
 from ..runtime._context import current_request
 from ..runtime._interrupts import CellState, current_cell
 from ._history import KernelHistoryManager
+from ._own_loop_calls import RUNNER_WORD, OwnLoopCalls
 from ._subshell import current_subshell
 from ._system import (
     RESTART_NOTE,
@@ -158,6 +159,16 @@ class CellCompiler(CachingCompiler):
     change between runs), every cell gets that name, as in ipykernel; the debugger then cannot
     tell cells apart.
     """
+
+    def ast_parse(self, source: str, filename: str = "<unknown>", symbol: str = "exec") -> ast.AST:
+        """Parse a cell; call sites named like an event-loop runner go through the kernel's helper.
+
+        See ``_own_loop_calls``: ``asyncio.run(...)`` and the like then run in a cell.
+        """
+        tree = super().ast_parse(source, filename, symbol)
+        if RUNNER_WORD.search(source) is not None:
+            tree = ast.fix_missing_locations(OwnLoopCalls().visit(tree))
+        return tree
 
     def get_code_name(self, raw_code: str, transformed_code: str, number: int) -> str:
         """The cell's file name: the same path ``dumpCell`` writes for this code."""
