@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from .messaging.zmq import ZmqTransport
 from .runtime._backends import resolve_backend
 from .runtime._children import end_child_processes
 from .runtime._logging import configure_logging
+from .runtime._parent_watch import watch_parent, watched_parent
 from .shell._config import load_kernel_config
 
 if TYPE_CHECKING:
@@ -151,6 +154,9 @@ def _run_kernel(
         kernel.transport.on_bound = lambda ports: _write_connection_file(info, ports, path)
     kernel.interrupts.install_signal_handler()
     _shut_down_on_sigterm(kernel)
+    parent = watched_parent()
+    if parent is not None:
+        watch_parent(parent, _terminate_self)
     try:
         anyio.run(
             kernel.run,
@@ -171,6 +177,18 @@ def _run_kernel(
 def _write_connection_file(info: ConnectionInfo, ports: dict[str, int], path: Path) -> None:
     info.with_ports(ports).write(path)
     log.info("wrote connection file %s", path)
+
+
+PARENT_GONE_GRACE = 10.0
+"""Seconds a kernel whose client has gone gets to shut down cleanly before it exits anyway."""
+
+
+def _terminate_self() -> None:
+    """Shut down as on SIGTERM; exit regardless if that takes too long (any thread)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    timer = threading.Timer(PARENT_GONE_GRACE, os._exit, (1,))
+    timer.daemon = True
+    timer.start()
 
 
 def _shut_down_on_sigterm(kernel: Kernel) -> None:
