@@ -6,6 +6,7 @@ backends. Interrupts reach the inner loop; the kernel answers while it runs.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -198,6 +199,8 @@ def test_no_runner_is_patched(prepared: dict[str, Any], where: str) -> None:
 LIBRARY = """\
 import asyncio
 
+import anyio
+
 
 async def _fetch(tag):
     await asyncio.sleep(0)
@@ -206,20 +209,40 @@ async def _fetch(tag):
 
 def fetch(tag):
     return asyncio.run(_fetch(tag))
+
+
+def fetch_on_a_new_loop(tag):
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(_fetch(tag))
+    finally:
+        loop.close()
+
+
+def fetch_with_anyio(tag):
+    return anyio.run(_fetch, tag)
 """
 
 
+def import_library(prepared: dict[str, Any], where: str, folder: Path) -> str:
+    """Write ``LIBRARY`` as a module in ``folder``, import it in the kernel; its name."""
+    module = f"sync_library_{where}"
+    (folder / f"{module}.py").write_text(LIBRARY)
+    code = f"import sys\nsys.path.insert(0, {str(folder)!r})\nimport {module}"
+    reply, _ = run_where(prepared, where, code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return module
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12+ runs them (sys.monitoring)")
 @pytest.mark.parametrize("kernel", ["asyncio"], indirect=True)  # trio: no asyncio loop to hide
 @pytest.mark.parametrize("where", ["main", "subshell"])
 def test_runner_inside_a_library_says_how_to_call_it(
     prepared: dict[str, Any], where: str, tmp_path: Path
 ) -> None:
-    """A library's own asyncio.run is not helped: the error gets a note, whose advice works."""
-    library = tmp_path / f"sync_library_{where}.py"
-    library.write_text(LIBRARY)
-    module = library.stem
-    code = f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport {module}\n"
-    reply, messages = run_where(prepared, where, code + f"{module}.fetch('x')")
+    """Python 3.11: a library's own asyncio.run is not helped; the error's note says what works."""
+    module = import_library(prepared, where, tmp_path)
+    reply, messages = run_where(prepared, where, f"{module}.fetch('x')")
     assert reply["content"]["status"] == "error"
     assert "cannot be called from a running event loop" in reply["content"]["evalue"]
     stderr = "".join(c["text"] for c in outputs(messages, "stream") if c["name"] == "stderr")
@@ -229,6 +252,26 @@ def test_runner_inside_a_library_says_how_to_call_it(
     )
     assert reply["content"]["status"] == "ok", reply["content"]
     assert outputs(messages, "execute_result")[0]["data"]["text/plain"] == "'y'"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="needs sys.monitoring (Python 3.12+)")
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("function", ["fetch", "fetch_on_a_new_loop", "fetch_with_anyio"])
+def test_runner_inside_a_library_runs(
+    prepared: dict[str, Any], where: str, function: str, tmp_path: Path
+) -> None:
+    """Python 3.12+: a library's own runner runs too, and the kernel's loop is back after."""
+    module = import_library(prepared, where, tmp_path)
+    code = (
+        "import sniffio\n"
+        f"value = {module}.{function}('from the library')\n"
+        "(value, sniffio.current_async_library())"
+    )
+    reply, messages = run_where(prepared, where, code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    value, library = eval(outputs(messages, "execute_result")[0]["data"]["text/plain"])
+    assert value == "from the library"
+    assert library in ("asyncio", "trio")
 
 
 BLOCKING = {
@@ -247,6 +290,21 @@ BLOCKING = {
         "trio.run(wait)"
     ),
 }
+
+
+if sys.version_info >= (3, 12):  # a runner started inside a library: sys.monitoring
+    BLOCKING["library asyncio.run"] = (
+        "library = {}\n"
+        "exec(compile(\n"
+        "    'import asyncio\\n'\n"
+        "    'async def wait():\\n'\n"
+        "    '    print(\"waiting\", flush=True)\\n'\n"
+        "    '    await asyncio.sleep(60)\\n'\n"
+        "    'def block():\\n'\n"
+        "    '    asyncio.run(wait())\\n',\n"
+        "    '<library>', 'exec'), library)\n"
+        "library['block']()"
+    )
 
 
 def wait_for_output(kernel: KernelHarness, msg_id: str, text: str) -> None:

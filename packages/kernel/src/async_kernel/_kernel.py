@@ -35,6 +35,7 @@ from .handlers._subshells import Subshells
 from .handlers._usage import UsageHandler
 from .messaging._codec import MessageCodec
 from .messaging._message import Channel, Message, MessageFactory
+from .runtime import _runner_monitor as runner_monitor
 from .runtime._context import current_request, inherit_in_new_threads, restore_threads
 from .runtime._interrupts import InterruptController
 from .runtime._outbox import Outbox
@@ -246,6 +247,8 @@ class Kernel(IPyKernelCompat):
         # Without threads (Pyodide) an inner loop's interrupt has no thread to watch it land.
         own_loop_interrupts = self.interrupts if threads_available() else None
         self._restore.append(enable_own_loops(own_loop_interrupts, backend_hider(self.backend)))
+        if runner_monitor.available():  # Python 3.12+: runners that libraries start, too
+            self._restore.append(runner_monitor.RunnerMonitor().close)
         self.shell.register_magics(SubshellMagics(self.shell, self.subshells))
         self.shell.register_magics(
             KernelMagics(

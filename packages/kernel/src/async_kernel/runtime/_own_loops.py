@@ -60,12 +60,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HELPER_NAME",
+    "LOOP_METHODS",
+    "Section",
     "backend_hider",
     "close_sections_left_open",
     "enable_own_loops",
+    "kernel_loop_here",
+    "open_section",
     "open_sections",
     "own_loop",
     "runner_error_hint",
+    "sections_open_here",
 ]
 
 _KERNEL_LOOP_IN_USE = (
@@ -76,7 +81,7 @@ _KERNEL_LOOP_IN_USE = (
 
 
 @dataclass(slots=True, eq=False)
-class _Section:
+class Section:
     """One call into an own loop runner, in the cell's thread."""
 
     kind: str
@@ -90,7 +95,7 @@ class _Section:
 
 class _ThreadSections(threading.local):
     def __init__(self) -> None:
-        self.stack: list[_Section] = []
+        self.stack: list[Section] = []
 
 
 _sections = _ThreadSections()
@@ -103,7 +108,7 @@ _count_lock = threading.Lock()
 class _InnerLoopInterrupt:
     """Interrupts the innermost own loop of one thread's sections (any thread)."""
 
-    def __init__(self, stack: list[_Section]) -> None:
+    def __init__(self, stack: list[Section]) -> None:
         self._stack = stack
         self._landed = False
         self._thread_id = threading.get_ident()
@@ -174,7 +179,7 @@ class _OwnLoops:
 _kernel: _OwnLoops | None = None
 
 
-def _kernel_loop_here() -> bool:
+def kernel_loop_here() -> bool:
     """Whether the calling code runs in a cell, in a thread where a loop is marked running."""
     if current_cell.get() is None:
         return False
@@ -186,11 +191,11 @@ def _kernel_loop_here() -> bool:
 
 
 @contextlib.contextmanager
-def _section(kind: str) -> Iterator[_Section]:
+def open_section(kind: str) -> Iterator[Section]:
     """Run the block as a section (the cell's thread); the outermost hides the kernel's loop."""
     global open_sections
     stack = _sections.stack
-    section = _Section(kind)
+    section = Section(kind)
     if not stack:
         try:
             _hide_kernel_loop(section)
@@ -207,7 +212,13 @@ def _section(kind: str) -> Iterator[_Section]:
         _end(section)
 
 
-def _end(section: _Section) -> None:
+def sections_open_here() -> Section | None:
+    """The innermost section open in the calling thread, or None."""
+    stack = _sections.stack
+    return stack[-1] if stack else None
+
+
+def _end(section: Section) -> None:
     global open_sections
     stack = _sections.stack
     while stack:
@@ -221,7 +232,7 @@ def _end(section: _Section) -> None:
             open_sections -= 1
 
 
-def _hide_kernel_loop(section: _Section) -> None:
+def _hide_kernel_loop(section: Section) -> None:
     """Hide this thread's kernel loop; record in ``section`` how to put it back."""
     restore = section.restore
     loop = events._get_running_loop()
@@ -293,7 +304,7 @@ def own_loop(func: Any) -> Any:
         wrapper = _section_wrapper(func)
     except Exception:  # noqa: BLE001 - an odd callable is never a runner: call it as written
         return func
-    if wrapper is None or not _kernel_loop_here():
+    if wrapper is None or not kernel_loop_here():
         return func
     return wrapper
 
@@ -304,7 +315,7 @@ def _section_wrapper(func: Any) -> Callable[..., Any] | None:
     if kind is MethodType or kind is BuiltinMethodType:
         owner = func.__self__
         name = func.__name__
-        if isinstance(owner, asyncio.AbstractEventLoop) and name in _LOOP_METHODS:
+        if isinstance(owner, asyncio.AbstractEventLoop) and name in LOOP_METHODS:
             return functools.partial(_run_loop_method, func, owner, name)
         if isinstance(owner, asyncio.Runner) and name == "run":
             return functools.partial(_run_coroutine, func, "asyncio.Runner.run")
@@ -318,24 +329,25 @@ def _section_wrapper(func: Any) -> Callable[..., Any] | None:
     return None
 
 
-_LOOP_METHODS = frozenset({"run_until_complete", "run_forever"})
+LOOP_METHODS = ("run_until_complete", "run_forever")
+"""The event loop methods that run a loop (kinds of section too)."""
 
 
 def _run_coroutine(func: Callable[..., Any], kind: str, main: Any, /, **kwargs: Any) -> Any:
     """``asyncio.run(main)`` or ``runner.run(main)`` in a section that knows the inner loop."""
     if not asyncio.iscoroutine(main):
         return func(main, **kwargs)  # the runner's own error
-    with _section(kind) as section:
+    with open_section(kind) as section:
         return func(_reporting_loop(section, main), **kwargs)
 
 
-async def _reporting_loop(section: _Section, main: Coroutine[Any, Any, Any]) -> Any:
+async def _reporting_loop(section: Section, main: Coroutine[Any, Any, Any]) -> Any:
     """Await ``main``, having told ``section`` which loop runs it (for interrupts)."""
     section.loop = asyncio.get_running_loop()
     return await main
 
 
-def _reporting_run(section: _Section, async_fn: Callable[..., Any]) -> Callable[..., Any]:
+def _reporting_run(section: Section, async_fn: Callable[..., Any]) -> Callable[..., Any]:
     """``async_fn`` for ``anyio.run`` or ``trio.run``: tells ``section`` how to interrupt it."""
 
     async def run(*args: Any) -> Any:
@@ -370,7 +382,7 @@ def _run_loop_method(
 ) -> Any:
     if not _sections.stack and loop is events._get_running_loop():
         raise KernelLoopInUseError(_KERNEL_LOOP_IN_USE.format(what=f"loop.{what}"))
-    with _section(what) as section:
+    with open_section(what) as section:
         section.loop = loop
         return func(*args, **kwargs)
 
@@ -380,7 +392,7 @@ def _trio_runner(run: Callable[..., Any], module: ModuleType) -> Callable[..., A
     del module
 
     def run_in_section(async_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with _section("trio.run") as section, _no_wakeup_fd_in_main_thread():
+        with open_section("trio.run") as section, _no_wakeup_fd_in_main_thread():
             return run(_reporting_run(section, async_fn), *args, **kwargs)
 
     return run_in_section
@@ -393,7 +405,7 @@ def _anyio_runner(run: Callable[..., Any], module: ModuleType) -> Callable[..., 
     def run_in_section(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         on_trio = kwargs.get("backend", "asyncio") == "trio"
         with (
-            _section("anyio.run") as section,
+            open_section("anyio.run") as section,
             _no_wakeup_fd_in_main_thread() if on_trio else contextlib.nullcontext(),
         ):
             return run(_reporting_run(section, func), *args, **kwargs)
@@ -427,10 +439,10 @@ class _PlaywrightSection:
 
     def __init__(self, manager: Any) -> None:
         self._manager = manager
-        self._section: AbstractContextManager[_Section] | None = None
+        self._section: AbstractContextManager[Section] | None = None
 
     def __enter__(self) -> Any:
-        section = _section("sync_playwright")
+        section = open_section("sync_playwright")
         section.__enter__()
         self._section = section
         try:
