@@ -17,9 +17,10 @@ Nothing of asyncio, anyio, trio or Playwright is patched. The cell compiler
 (``shell._own_loop_calls``) routes each call site of a cell whose callee is *named* like a
 runner (``run``, ``run_until_complete``, ...) through :func:`own_loop`, which looks at the
 object actually called and, only for a runner called in a cell's thread where the kernel's
-loop runs, calls it in a section. A library that starts a loop inside its own code is not
-helped (Python 3.11 has no hook for a function's start); its error gets a note that says to
-run it in a thread (:func:`runner_error_hint`).
+loop runs, calls it in a section. A library that starts a loop inside its own code is seen
+on Python 3.12+ through ``sys.monitoring`` (``_runner_monitor``); 3.11 has no hook for a
+function's start, so there its error gets a note that says to run it in a thread
+(:func:`runner_error_hint`).
 
 While a section runs, an interrupt for its cell goes to the innermost loop the section runs:
 an asyncio loop gets a callback that raises ``KeyboardInterrupt`` (it also wakes the loop from
