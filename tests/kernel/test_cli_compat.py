@@ -46,6 +46,17 @@ def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"{__version__}\n"
 
 
+def test_install_help_names_the_provisioner_specs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`install --help` points to `install --provisioner` and names every provisioner."""
+    from async_kernel.cli._provisioner_specs import PROVISIONERS
+
+    with pytest.raises(SystemExit) as exited:
+        main(["install", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "install --provisioner {" + ",".join(sorted(PROVISIONERS)) + "}" in text
+
+
 def test_help_all_lists_settings_with_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     """--help-all shows the commands and every setting the kernel reads, with its default."""
     assert main(["--help-all"]) is None

@@ -202,6 +202,9 @@ def _command_parser() -> argparse.ArgumentParser:
         description="Install a kernel spec. Without --user, --sys-prefix or --prefix it goes "
         "into this Python environment when that is a virtual environment, else to the user's "
         "Jupyter data directory. An existing async-kernel spec of the same name is replaced.",
+        epilog="For a kernel on other machines (Jupyter Enterprise Gateway, gateway "
+        "provisioners): install --provisioner {distributed,docker,kubernetes}; see "
+        "'async-kernel install --provisioner NAME --help' for its options.",
     )
     install.add_argument(
         "-n",
