@@ -70,3 +70,29 @@ def test_sync_playwright_in_a_cell(prepared: dict[str, Any], chromium: str, wher
         "import anyio, sniffio\nawait anyio.sleep(0)\nsniffio.current_async_library()",
     )
     assert reply["content"]["status"] == "ok", reply["content"]
+
+
+START_STOP = """\
+from playwright.sync_api import sync_playwright
+playwright = sync_playwright().start()
+browser = playwright.chromium.launch(executable_path={chromium!r}, args=["--disable-dev-shm-usage"])
+page = browser.new_page()
+page.goto("data:text/html,<title>started</title>")
+title = page.title()
+browser.close()
+playwright.stop()
+import asyncio
+(title, asyncio.get_running_loop() is kernel_loop)
+"""
+
+
+@pytest.mark.parametrize("kernel", ["asyncio"], indirect=True)
+def test_sync_playwright_start_and_stop_in_a_cell(prepared: dict[str, Any], chromium: str) -> None:
+    """The start()/stop() form: the kernel's loop is hidden in between and back after stop()."""
+    kernel: KernelHarness = prepared["kernel"]
+    reply, _ = kernel.execute("import asyncio\nkernel_loop = asyncio.get_running_loop()")
+    assert reply["content"]["status"] == "ok", reply["content"]
+    reply, messages = run_where(prepared, "main", START_STOP.format(chromium=chromium))
+    assert reply["content"]["status"] == "ok", reply["content"]
+    result = outputs(messages, "execute_result")[0]["data"]["text/plain"]
+    assert result == repr(("started", True))
