@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -194,10 +195,19 @@ def test_many_echoed_messages_arrive_in_order(kernel: KernelHarness) -> None:
     for i in range(count):
         send(kernel, "comm_msg", {"comm_id": comm_id, "data": {"i": i}})
     received: list[int] = []
+    started = time.monotonic()
+    # Within the test's own timeout, so that a slow kernel fails with how far it got (it once
+    # took over 60 s on a loaded CI machine, against about 1.3 s here).
+    deadline = started + 45
     while len(received) < count:
         msg = kernel.client.get_iopub_msg(timeout=TIMEOUT)
         if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == comm_id:
             received.append(msg["content"]["data"]["i"])
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{len(received)} of {count} echoes in {time.monotonic() - started:.1f} s; "
+                f"the last message read: {msg['msg_type']} {msg['header']['msg_id']}"
+            )
     assert received == list(range(count))
 
 
