@@ -356,6 +356,14 @@ def script_runs() -> list[tuple[str, list[str]]]:
 
 
 SPEC_NAMES = {"asyncio": "async", "trio": "async-trio"}
+SCRIPT_TIMEOUT = 50
+"""Seconds a script may run: under pytest-timeout's 60, so a hang fails with what it printed."""
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")[-3000:]
+    return (output or "")[-3000:]
 
 
 @pytest.mark.parametrize(("name", "arguments"), script_runs())
@@ -364,15 +372,20 @@ def test_script_example_runs(name: str, arguments: list[str], jupyter_env: dict[
     # Shell examples call `async-kernel`, which is next to this interpreter.
     bin_dir = str(Path(sys.executable).parent)
     env = dict(jupyter_env, PATH=os.pathsep.join([bin_dir, jupyter_env.get("PATH", "")]))
-    result = subprocess.run(
-        [interpreter, str(EXAMPLES / name), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-        cwd=EXAMPLES.parent.parent,
-    )
+    try:
+        result = subprocess.run(
+            [interpreter, str(EXAMPLES / name), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT,
+            check=False,
+            env=env,
+            cwd=EXAMPLES.parent.parent,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{name} ran over {SCRIPT_TIMEOUT} s; it printed:\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
+        )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for expected in EXPECTED[name].output:
         assert expected in result.stdout, result.stdout[-3000:]

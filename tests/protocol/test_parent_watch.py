@@ -78,6 +78,46 @@ def test_kernel_ends_when_its_client_dies(tmp_path: Path, backend: str, cell: st
         time.sleep(0.05)
 
 
+ZMQ_CLIENT = textwrap.dedent(
+    """
+    import os, anyio
+    from async_kernel.messaging.zmq import ZMQClient
+
+    async def main():
+        async with ZMQClient.subprocess_kernel(name="test") as client:
+            await client.kernel_info()
+            print(client._process.pid, flush=True)
+            os._exit(0)
+
+    anyio.run(main)
+    """
+)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
+def test_kernel_of_a_zmq_client_ends_when_the_client_dies(tmp_path: Path) -> None:
+    """Our own client names itself in JPY_PARENT_PID, as jupyter_client does."""
+    write_spec(tmp_path, "asyncio")
+    client = subprocess.run(
+        [sys.executable, "-c", ZMQ_CLIENT],
+        capture_output=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # the kernel shares it: the pipe would stay open
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "JUPYTER_PATH": str(tmp_path)},
+    )
+    assert client.returncode == 0
+    kernel_pid = int(client.stdout.split()[-1])
+    deadline = time.monotonic() + TIMEOUT
+    while running(kernel_pid):
+        if time.monotonic() > deadline:
+            os.kill(kernel_pid, 9)
+            pytest.fail(f"kernel {kernel_pid} outlived its client by {TIMEOUT} s")
+        time.sleep(0.05)
+
+
 def test_only_an_ancestor_is_watched() -> None:
     """A JPY_PARENT_PID inherited from elsewhere names a process the kernel does not belong to."""
     assert watched_parent({PARENT_ENV: str(os.getppid())}) == os.getppid()

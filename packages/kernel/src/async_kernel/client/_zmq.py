@@ -282,7 +282,14 @@ class ZMQClient(KernelClient):
         restarter does, a kernel that dies before it ever answered is started again on new
         ports, a few times.
         """
-        environment = {**os.environ, **spec.get("env", {}), **(env or {})}
+        # As jupyter_client does: the kernel ends itself if this process dies without
+        # shutting it down (it watches JPY_PARENT_PID).
+        environment = {
+            **os.environ,
+            "JPY_PARENT_PID": str(os.getpid()),
+            **spec.get("env", {}),
+            **(env or {}),
+        }
         for attempt in range(1, _START_ATTEMPTS + 1):
             connection_file = folder / f"kernel-{attempt}.json"
             info = ConnectionInfo.generate()
