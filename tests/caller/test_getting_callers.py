@@ -177,6 +177,21 @@ def test_protected_callers_refuse_to_stop_unless_forced(thread_backend: str) -> 
     assert guarded.stopped.done()
 
 
+def test_protected_caller_left_with_an_exception_stops_and_lets_it_through(
+    thread_backend: str,
+) -> None:
+    """The error that ended the block is raised, not CallerProtectedError over it."""
+    guarded = Caller("NewThread", backend=thread_backend, protected=True)
+
+    async def fail_inside() -> None:
+        async with guarded:
+            raise OSError("the port is taken")
+
+    with pytest.raises(OSError, match="the port is taken"):
+        anyio.run(fail_inside, backend=thread_backend)
+    assert guarded.stopped.done()
+
+
 def test_calls_running_and_queued_are_counted(
     start_caller: Callable[..., Caller], thread_backend: str
 ) -> None:

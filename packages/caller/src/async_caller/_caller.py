@@ -712,10 +712,14 @@ class Caller:
     ) -> None:
         """Stop the caller and wait until it has stopped.
 
+        A block left with an exception stops even a protected caller, and the exception goes
+        on: the error that ended the block is the one to see.
+
         Raises:
-            CallerProtectedError: For a protected caller not stopped with ``force=True``.
+            CallerProtectedError: For a protected caller whose block ended normally without
+                ``stop(force=True)``.
         """
-        if self._protected and not self._stop_requested:
+        if self._protected and not self._stop_requested and exc is None:
             raise CallerProtectedError(self._protected_message())
         self._stop_without_joining()
         with anyio.CancelScope(shield=True):
